@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { X509Certificate } from 'node:crypto';
 
 export interface KeyPair {
   key: string;
@@ -26,9 +26,25 @@ function openssl(cwd: string, args: string[]): void {
 
 function makeCa(dir: string, name: string): KeyPair {
   openssl(dir, [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '3650', '-subj', `/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '3650',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   return {
     key: readFileSync(join(dir, `${name}.key`), 'utf8'),
@@ -43,16 +59,39 @@ export function generateTestCertificates(): TestCertificates {
     const ca = makeCa(dir, 'popvault-test-ca');
     const otherCa = makeCa(dir, 'popvault-other-ca');
     openssl(dir, [
-      'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost',
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      '/CN=localhost',
     ]);
     writeFileSync(
       join(dir, 'server.ext'),
       'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n',
     );
     openssl(dir, [
-      'x509', '-req', '-in', 'server.csr', '-CA', 'popvault-test-ca.crt', '-CAkey', 'popvault-test-ca.key',
-      '-CAcreateserial', '-out', 'server.crt', '-days', '3650', '-extfile', 'server.ext',
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'popvault-test-ca.crt',
+      '-CAkey',
+      'popvault-test-ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '3650',
+      '-extfile',
+      'server.ext',
     ]);
     const server = {
       key: readFileSync(join(dir, 'server.key'), 'utf8'),
