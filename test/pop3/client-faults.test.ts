@@ -607,7 +607,9 @@ describe('deadline and teardown', () => {
       },
     });
     // A far deadline arms a timer that must be cleared on failure, not left to fire in ten minutes.
-    const client = await Pop3Client.connect(scriptedOptions(server, { deadline: Date.now() + 600_000 }));
+    const client = await Pop3Client.connect(
+      scriptedOptions(server, { deadline: Date.now() + 600_000 }),
+    );
     await expectPop3Error(client.retr(1), 'UNEXPECTED_EOF');
     await server.close();
     // libuv closes handles in the close phase of a later loop turn; a leak never goes away.

@@ -255,6 +255,10 @@ export class Pop3Client {
   /**
    * Retrieves messages in order, keeping up to the pipeline window of RETRs in flight. Each body must be
    * consumed before the next one can arrive; a -ERR for one message is yielded as `error`, not thrown.
+   *
+   * Commands issued inside the loop (a DELE once a message is stored) queue behind the RETRs already
+   * in flight: collect their promises and await them after the loop, never inside it, or the loop
+   * waits on itself.
    */
   async *retrieveMany(msgs: Iterable<number>): AsyncGenerator<RetrieveResult, void, undefined> {
     const ahead = this.#pipelining ? (this.#options.pipelineWindow ?? DEFAULT_PIPELINE_WINDOW) : 1;
