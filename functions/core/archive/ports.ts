@@ -1,0 +1,173 @@
+/**
+ * The archive as the pull run and the query API see it: a raw store for exact message bytes and an
+ * index for records, leases and runs. Adapters (S3 + DynamoDB, or local files + SQLite) implement these
+ * and take their SDK clients injected.
+ *
+ * Idempotency is part of the contract: putting the same raw bytes twice yields the same key and no
+ * second object; putting a message record whose key exists never creates a second record.
+ */
+import type { Readable } from 'node:stream';
+
+/** Where the bytes to store come from: a file spooled to disk, or a buffer for small messages. */
+export type RawSource = { kind: 'buffer'; data: Buffer } | { kind: 'file'; path: string };
+
+export interface RawPutInput {
+  mailboxId: string;
+  /** Hex SHA-256 of the exact bytes, computed while they were received; the store must verify it. */
+  sha256: string;
+  octets: number;
+  source: RawSource;
+}
+
+export interface RawObjectRef {
+  /** Content-addressed key (see rawObjectKey): the same bytes in one mailbox always get the same key. */
+  key: string;
+  sha256: string;
+  octets: number;
+}
+
+export interface RawStore {
+  /** Resolves only once the store has durably acknowledged the bytes and verified their checksum. */
+  put(input: RawPutInput): Promise<RawObjectRef>;
+  /** The exact stored bytes. */
+  get(key: string): Promise<Readable>;
+  /** Whether an object exists at `key` (tests and consistency checks; never on the hot path). */
+  has(key: string): Promise<boolean>;
+}
+
+export interface AttachmentSummary {
+  /** Sanitised file name, bounded (see message limits); null when the part has none. */
+  filename: string | null;
+  contentType: string;
+  octets: number;
+  sha256: string;
+}
+
+export interface AddressSummary {
+  /** Lower-cased address, bounded; empty when the header held only a display name. */
+  address: string;
+  name: string;
+}
+
+/** What parsing a message yields. Every field is bounded so any message fits one index item. */
+export interface MessageMetadata {
+  messageId: string | null;
+  from: AddressSummary[];
+  to: AddressSummary[];
+  cc: AddressSummary[];
+  /** Total addresses the headers held, when the lists above were cut to their bound. */
+  addressesTruncated: boolean;
+  subject: string | null;
+  /** The Date header exactly as sent (bounded), null if absent. */
+  dateHeader: string | null;
+  /** The Date header parsed to ISO 8601, or null when it does not parse: never the import time. */
+  date: string | null;
+  attachments: AttachmentSummary[];
+  attachmentsTruncated: boolean;
+  snippet: string;
+  /** Why parsing failed, if it did; the raw bytes are archived regardless. */
+  parseError: string | null;
+}
+
+export interface MessageRecord extends MessageMetadata {
+  mailboxId: string;
+  /**
+   * The message's identity in its mailbox: the UIDL, or "sha256:<hex>" on a server without UIDL, or
+   * "<uidl>#sha256:<hex>" when a UIDL turned out to name two different messages.
+   */
+  messageKey: string;
+  uidl: string | null;
+  octets: number;
+  sha256: string;
+  rawKey: string;
+  /** ISO 8601. */
+  archivedAt: string;
+  runId: string;
+  /** ISO 8601 once a QUIT after DELE of this message was acknowledged; null while on the server. */
+  deletedFromServerAt: string | null;
+}
+
+export type PutMessageResult = { created: true } | { created: false; existing: MessageRecord };
+
+export interface MessagePage {
+  items: MessageRecord[];
+  /** Opaque; pass back to get the next page. Null on the last page. */
+  cursor: string | null;
+}
+
+export interface ListMessagesQuery {
+  limit: number;
+  cursor?: string | null;
+  /** ISO 8601 bounds on the message date (archive time when the Date header did not parse). */
+  since?: string;
+  until?: string;
+}
+
+export type RunOutcome = 'success' | 'partial' | 'retry-later' | 'failed';
+
+export interface RunCounts {
+  listed: number;
+  retrieved: number;
+  stored: number;
+  alreadyStored: number;
+  deleted: number;
+  skipped: number;
+  failed: number;
+  /** Octets received from the server (counted, not taken from LIST). */
+  octets: number;
+  /** Messages left on the server when the session ended. */
+  remainingOnServer: number;
+}
+
+export interface RunRecord {
+  mailboxId: string;
+  runId: string;
+  startedAt: string;
+  endedAt: string;
+  outcome: RunOutcome;
+  counts: RunCounts;
+  /** Why the run stopped retrieving early: 'budget-time', 'budget-messages', 'budget-octets', or null. */
+  stopReason: string | null;
+  /** Stable code of the error that ended or degraded the run (a Pop3Error code, 'STORE_FAILED', ...). */
+  errorCode: string | null;
+  errorMessage: string | null;
+  /** Per-message failures, bounded. */
+  failures: Array<{ messageKey: string; errorCode: string; message: string }>;
+}
+
+export interface LeaseRequest {
+  mailboxId: string;
+  /** Unique per run. */
+  owner: string;
+  /** Epoch ms. */
+  now: number;
+  /** How long the lease holds without renewal; a crashed run's lease expires by itself. */
+  ttlMs: number;
+}
+
+export interface MessageIndex {
+  /** Conditional create: a record that already exists is returned, never overwritten or duplicated. */
+  putMessage(record: MessageRecord): Promise<PutMessageResult>;
+  getMessage(mailboxId: string, messageKey: string): Promise<MessageRecord | null>;
+  /** Batch lookup (no per-message round trips on the pull path). Missing keys are absent from the map. */
+  getMessages(
+    mailboxId: string,
+    messageKeys: readonly string[],
+  ): Promise<Map<string, MessageRecord>>;
+  /** Sets deletedFromServerAt on records that exist; unknown keys are ignored. */
+  markDeleted(mailboxId: string, messageKeys: readonly string[], at: string): Promise<void>;
+  /** A mailbox's messages, newest first by date. */
+  listMessages(mailboxId: string, query: ListMessagesQuery): Promise<MessagePage>;
+  findByMessageId(messageId: string): Promise<MessageRecord[]>;
+  /** A mailbox's messages from one sender address (case-insensitive), newest first. */
+  listBySender(mailboxId: string, address: string, query: ListMessagesQuery): Promise<MessagePage>;
+
+  /** True if this owner now holds the mailbox's lease (it was free, expired, or already ours). */
+  acquireLease(request: LeaseRequest): Promise<boolean>;
+  /** Releases the lease if this owner still holds it. */
+  releaseLease(mailboxId: string, owner: string): Promise<void>;
+
+  putRun(run: RunRecord): Promise<void>;
+  /** Most recent first. */
+  listRuns(mailboxId: string, limit: number): Promise<RunRecord[]>;
+}
