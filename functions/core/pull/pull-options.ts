@@ -1,0 +1,69 @@
+import type { Pop3ClientOptions, Pop3Credentials } from '../pop3/client.js';
+
+/**
+ * What happens to a message on the server once it is archived:
+ * - `delete`: DELE as soon as its raw bytes and index record are both acknowledged (the default);
+ * - `keep`: never DELE; archive each UIDL once;
+ * - `delete-after-days`: archive now, DELE once the message has been archived for `days` days.
+ */
+export type ServerPolicy =
+  | { kind: 'delete' }
+  | { kind: 'keep' }
+  | { kind: 'delete-after-days'; days: number };
+
+export interface PullOptions {
+  mailboxId: string;
+  /** How to reach the server; credentials and the session deadline are supplied by the run. */
+  server: Omit<Pop3ClientOptions, 'credentials' | 'deadline'>;
+  policy: ServerPolicy;
+  /** Messages larger than this (by LIST size) are `skip`ped (left on the server, reported) or `store`d anyway. */
+  maxMessageOctets?: number;
+  oversize?: 'skip' | 'store';
+  /** Per-run caps; the rest waits for the next run. */
+  maxMessagesPerRun?: number;
+  maxOctetsPerRun?: number;
+  /**
+   * Epoch ms by which the run must be over (a Lambda's hard end). Retrieval stops `finishReserveMs`
+   * before it, so writes, DELEs and QUIT still fit; the POP3 session is cut at `hardDeadline` minus a
+   * small margin, which deletes nothing.
+   */
+  hardDeadline: number;
+  finishReserveMs?: number;
+}
+
+/** Supplies credentials; `invalidate` drops a cached token after the server rejected it. */
+export interface CredentialsSource {
+  get(): Promise<Pop3Credentials>;
+  invalidate?(): void;
+}
+
+/** The subset of Powertools Logger the run uses: message plus structured attributes, never mail content. */
+export interface RunLogger {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+}
+
+export const SILENT_LOGGER: RunLogger = {
+  info() {},
+  warn() {},
+  error() {},
+};
+
+/** Defaults, each with its reason. */
+export const PULL_DEFAULTS = {
+  /** Below this a message is spooled in memory; above it to a file, so RSS stays bounded. */
+  memorySpoolOctets: 4 * 1024 * 1024,
+  /** Messages being uploaded and indexed while the next ones are retrieved. */
+  persistConcurrency: 8,
+  /** At least this long is kept back for finishing writes, DELEs and QUIT... */
+  minFinishReserveMs: 10_000,
+  /** ...or this share of the whole budget, whichever is larger. */
+  finishReserveShare: 0.2,
+  /** The POP3 session ends this long before the hard deadline, whatever happens. */
+  sessionMarginMs: 2_000,
+  /** A lease outlives the run's hard deadline by this much, so a live run is never overtaken. */
+  leaseMarginMs: 60_000,
+  /** Per-message failures kept in the run record (the counts are always complete). */
+  maxFailuresRecorded: 50,
+} as const;

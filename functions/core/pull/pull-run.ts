@@ -1,0 +1,443 @@
+import type {
+  MessageIndex,
+  MessageRecord,
+  RawStore,
+  RunCounts,
+  RunOutcome,
+  RunRecord,
+} from '../archive/ports.js';
+import { Pop3Client, type Pop3ClientOptions } from '../pop3/client.js';
+import { Pop3Error, Pop3ServerError } from '../pop3/errors.js';
+import { type MessageParser, type SpooledMessage, spoolMessage } from './message-spool.js';
+import {
+  type CredentialsSource,
+  PULL_DEFAULTS,
+  type PullOptions,
+  type RunLogger,
+  SILENT_LOGGER,
+} from './pull-options.js';
+
+export interface PullDeps {
+  rawStore: RawStore;
+  index: MessageIndex;
+  credentials: CredentialsSource;
+  createParser: () => MessageParser;
+  /** Where large messages are spooled before upload (a Lambda's /tmp). */
+  spoolDirectory: string;
+  now: () => number;
+  newRunId: () => string;
+  logger?: RunLogger;
+  /** Opens the POP3 session; tests inject faults here. */
+  connect?: (options: Pop3ClientOptions) => Promise<Pop3Client>;
+}
+
+interface ListedMessage {
+  msg: number;
+  uidl: string | null;
+  octets: number;
+}
+
+/** A message archived and safe to DELE, with the index key its record lives under. */
+interface Archived {
+  msg: number;
+  messageKey: string;
+}
+
+/** Codes that end a run as "try again later" rather than as a failure that needs a human. */
+const RETRY_LATER_CODES = new Set([
+  'IN_USE',
+  'LOGIN_DELAY',
+  'SYS_TEMP',
+  'TIMEOUT',
+  'UNEXPECTED_EOF',
+  'CONNECTION_FAILED',
+  'LEASE_HELD',
+]);
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function errorCode(err: unknown): string {
+  if (err instanceof Pop3Error) return err.code;
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string')
+    return err.code;
+  return 'INTERNAL_ERROR';
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A storage failure that will fail every message alike (access denied, no such bucket or table). */
+function isSystemic(err: unknown): boolean {
+  return Boolean(err && typeof err === 'object' && 'systemic' in err && err.systemic === true);
+}
+
+class RunState {
+  readonly counts: RunCounts = {
+    listed: 0,
+    retrieved: 0,
+    stored: 0,
+    alreadyStored: 0,
+    deleted: 0,
+    skipped: 0,
+    failed: 0,
+    octets: 0,
+    remainingOnServer: 0,
+  };
+  readonly failures: RunRecord['failures'] = [];
+  stopReason: string | null = null;
+  fatal: unknown = null;
+
+  fail(messageKey: string, err: unknown): void {
+    this.counts.failed += 1;
+    if (this.failures.length < PULL_DEFAULTS.maxFailuresRecorded) {
+      this.failures.push({
+        messageKey,
+        errorCode: errorCode(err),
+        message: errorMessage(err).slice(0, 500),
+      });
+    }
+  }
+}
+
+/**
+ * One pull of one mailbox:
+ * lease -> connect -> UIDL + LIST -> decide -> RETR with persistence overlapping retrieval ->
+ * DELE each message only after its raw object and index record are both acknowledged -> QUIT ->
+ * mark records deleted-from-server -> release the lease -> run record.
+ *
+ * Every step is idempotent: raw keys are content-addressed and records are created conditionally, so
+ * a run that dies anywhere is completed by the next one with nothing lost and nothing stored twice.
+ */
+export async function runPull(options: PullOptions, deps: PullDeps): Promise<RunRecord> {
+  const logger = deps.logger ?? SILENT_LOGGER;
+  const runId = deps.newRunId();
+  const startedAt = deps.now();
+  const state = new RunState();
+  const { mailboxId } = options;
+  const finish = async (outcome: RunOutcome, err: unknown): Promise<RunRecord> => {
+    const record: RunRecord = {
+      mailboxId,
+      runId,
+      startedAt: new Date(startedAt).toISOString(),
+      endedAt: new Date(deps.now()).toISOString(),
+      outcome,
+      counts: state.counts,
+      stopReason: state.stopReason,
+      errorCode: err === null ? null : errorCode(err),
+      errorMessage: err === null ? null : errorMessage(err).slice(0, 1000),
+      failures: state.failures,
+    };
+    try {
+      await deps.index.putRun(record);
+    } catch (putErr) {
+      logger.error('could not write the run record', {
+        mailboxId,
+        runId,
+        errorCode: errorCode(putErr),
+      });
+    }
+    logger.info('pull run finished', {
+      mailboxId,
+      runId,
+      outcome,
+      ...state.counts,
+      stopReason: state.stopReason,
+    });
+    return record;
+  };
+
+  const leased = await deps.index.acquireLease({
+    mailboxId,
+    owner: runId,
+    now: startedAt,
+    ttlMs: Math.max(0, options.hardDeadline - startedAt) + PULL_DEFAULTS.leaseMarginMs,
+  });
+  if (!leased) {
+    const held = Object.assign(new Error(`another run holds the lease on mailbox ${mailboxId}`), {
+      code: 'LEASE_HELD',
+    });
+    return finish('retry-later', held);
+  }
+
+  try {
+    await session(options, deps, runId, state, logger);
+  } catch (err) {
+    state.fatal = err;
+  } finally {
+    await deps.index.releaseLease(mailboxId, runId).catch((err: unknown) => {
+      logger.warn('could not release the lease; it will expire by itself', {
+        mailboxId,
+        errorCode: errorCode(err),
+      });
+    });
+  }
+  const err = state.fatal;
+  if (err !== null) {
+    if (err instanceof Pop3Error && err.code === 'AUTH_FAILED') deps.credentials.invalidate?.();
+    return finish(RETRY_LATER_CODES.has(errorCode(err)) ? 'retry-later' : 'failed', err);
+  }
+  return finish(state.counts.failed > 0 || state.stopReason !== null ? 'partial' : 'success', null);
+}
+
+async function session(
+  options: PullOptions,
+  deps: PullDeps,
+  runId: string,
+  state: RunState,
+  logger: RunLogger,
+): Promise<void> {
+  const { mailboxId, policy } = options;
+  const counts = state.counts;
+  const budget = Math.max(0, options.hardDeadline - deps.now());
+  const reserve =
+    options.finishReserveMs ??
+    Math.max(PULL_DEFAULTS.minFinishReserveMs, budget * PULL_DEFAULTS.finishReserveShare);
+  const retrieveUntil = options.hardDeadline - reserve;
+
+  const credentials = await deps.credentials.get();
+  const connect = deps.connect ?? ((o: Pop3ClientOptions) => Pop3Client.connect(o));
+  const client = await connect({
+    ...options.server,
+    credentials,
+    // The run's clock is injectable; the socket timer runs on the wall clock, so pass the time left.
+    deadline: Date.now() + (options.hardDeadline - deps.now()) - PULL_DEFAULTS.sessionMarginMs,
+  });
+  let quitDone = false;
+  const spools = new Set<SpooledMessage>();
+  const inFlight = new Set<Promise<void>>();
+  try {
+    const hasUidl = !client.capabilities.supported || client.capabilities.has('UIDL');
+    if (policy.kind !== 'delete' && !hasUidl) {
+      throw Object.assign(
+        new Error(
+          `policy "${policy.kind}" needs a server with UIDL to recognise messages across runs, and ${options.server.host} has none; use policy "delete"`,
+        ),
+        { code: 'CAPABILITY_MISSING' },
+      );
+    }
+    if (policy.kind !== 'delete' && client.capabilities.expiresImmediately) {
+      logger.warn(
+        'the server announces EXPIRE 0: it deletes retrieved mail itself, so keep cannot hold',
+        {
+          mailboxId,
+        },
+      );
+    }
+    const listed = await listMessages(client, hasUidl, policy.kind === 'delete');
+    counts.listed = listed.length;
+
+    const uidlCounts = new Map<string, number>();
+    for (const m of listed)
+      if (m.uidl !== null) uidlCounts.set(m.uidl, (uidlCounts.get(m.uidl) ?? 0) + 1);
+    const known = await deps.index.getMessages(mailboxId, [...uidlCounts.keys()]);
+
+    const deletable = (record: MessageRecord | null): boolean => {
+      if (policy.kind === 'delete') return true;
+      if (policy.kind === 'keep') return false;
+      const archivedAt = record ? Date.parse(record.archivedAt) : deps.now();
+      return archivedAt + policy.days * DAY_MS <= deps.now();
+    };
+
+    const archived: Archived[] = [];
+    const dele = (item: Archived): Promise<Archived | null> =>
+      client.dele(item.msg).then(
+        () => item,
+        (err: unknown) => {
+          // A -ERR is this message's problem; a dead session is the run's, reported once as its error.
+          if (err instanceof Pop3ServerError) state.fail(item.messageKey, err);
+          return null;
+        },
+      );
+    const deletions: Array<Promise<Archived | null>> = [];
+    const toRetrieve: ListedMessage[] = [];
+    let plannedOctets = 0;
+    for (const m of listed) {
+      const record = m.uidl === null ? undefined : known.get(m.uidl);
+      // A UIDL listed twice may name two different messages: retrieve both and let the hash decide.
+      const duplicate = m.uidl !== null && (uidlCounts.get(m.uidl) ?? 0) > 1;
+      if (record && !duplicate) {
+        counts.alreadyStored += 1;
+        if (deletable(record)) deletions.push(dele({ msg: m.msg, messageKey: record.messageKey }));
+        continue;
+      }
+      if (
+        options.maxMessageOctets !== undefined &&
+        m.octets > options.maxMessageOctets &&
+        options.oversize !== 'store'
+      ) {
+        counts.skipped += 1;
+        logger.warn('message over the size limit left on the server', {
+          mailboxId,
+          msg: m.msg,
+          octets: m.octets,
+        });
+        continue;
+      }
+      if (
+        options.maxMessagesPerRun !== undefined &&
+        toRetrieve.length >= options.maxMessagesPerRun
+      ) {
+        state.stopReason ??= 'budget-messages';
+        continue;
+      }
+      if (
+        options.maxOctetsPerRun !== undefined &&
+        plannedOctets + m.octets > options.maxOctetsPerRun &&
+        toRetrieve.length > 0
+      ) {
+        state.stopReason ??= 'budget-octets';
+        continue;
+      }
+      plannedOctets += m.octets;
+      toRetrieve.push(m);
+    }
+
+    const byMsg = new Map(toRetrieve.map((m) => [m.msg, m]));
+    for await (const item of client.retrieveMany(toRetrieve.map((m) => m.msg))) {
+      const listedMessage = byMsg.get(item.msg) as ListedMessage;
+      const label = listedMessage.uidl ?? `#${item.msg}`;
+      if (item.error) {
+        state.fail(label, item.error);
+        continue;
+      }
+      if (deps.now() >= retrieveUntil) {
+        state.stopReason = 'budget-time';
+        item.body.destroy();
+        break;
+      }
+      if (state.fatal !== null) {
+        item.body.destroy();
+        break;
+      }
+      const spooled = await spoolMessage(item.body, {
+        directory: deps.spoolDirectory,
+        memoryLimitOctets: PULL_DEFAULTS.memorySpoolOctets,
+        parser: deps.createParser(),
+      });
+      spools.add(spooled);
+      counts.retrieved += 1;
+      counts.octets += spooled.octets;
+      const task = persist(listedMessage, spooled, options, deps, runId, state)
+        .then((messageKey) => {
+          if (messageKey !== null && deletable(null))
+            deletions.push(dele({ msg: item.msg, messageKey }));
+        })
+        .finally(() => {
+          spools.delete(spooled);
+          inFlight.delete(task);
+          return spooled.cleanup();
+        });
+      inFlight.add(task);
+      if (inFlight.size >= PULL_DEFAULTS.persistConcurrency) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    if (state.fatal !== null) throw state.fatal;
+
+    // Every DELE is in; only now may QUIT commit them (RFC 1939 s.6).
+    for (const done of await Promise.all(deletions)) if (done) archived.push(done);
+    await client.quit();
+    quitDone = true;
+    counts.deleted = archived.length;
+    counts.remainingOnServer = counts.listed - archived.length;
+    if (archived.length > 0) {
+      // The mail is archived and gone from the server; a missing flag costs nothing, so no failure.
+      await deps.index
+        .markDeleted(
+          mailboxId,
+          archived.map((a) => a.messageKey),
+          new Date(deps.now()).toISOString(),
+        )
+        .catch((err: unknown) => {
+          logger.warn('could not mark records deleted-from-server', {
+            mailboxId,
+            errorCode: errorCode(err),
+          });
+        });
+    }
+  } finally {
+    // Persistence still running after a failure must finish (or fail) before its spool goes away.
+    await Promise.allSettled([...inFlight]);
+    if (!quitDone) {
+      // Dropping the connection without QUIT deletes nothing: the safe end of any failure.
+      client.close();
+      counts.remainingOnServer = counts.listed;
+    }
+    await Promise.all([...spools].map((s) => s.cleanup()));
+  }
+}
+
+async function listMessages(
+  client: Pop3Client,
+  hasUidl: boolean,
+  uidlOptional: boolean,
+): Promise<ListedMessage[]> {
+  const [scan, uids] = await Promise.all([
+    client.list(),
+    hasUidl
+      ? client.uidl().catch((err: unknown) => {
+          // A server without CAPA may still lack UIDL; delete mode can do without it.
+          if (uidlOptional && err instanceof Pop3Error && err.code === 'COMMAND_FAILED')
+            return null;
+          throw err;
+        })
+      : Promise.resolve(null),
+  ]);
+  const uidOf = new Map((uids ?? []).map((u) => [u.msg, u.uid]));
+  return scan.map((s) => ({ msg: s.msg, octets: s.octets, uidl: uidOf.get(s.msg) ?? null }));
+}
+
+/**
+ * Uploads the raw bytes, then writes the index record. Returns the key of the record that now
+ * describes these exact bytes (so the message may be deleted), or null if anything failed.
+ */
+async function persist(
+  listed: ListedMessage,
+  spooled: SpooledMessage,
+  options: PullOptions,
+  deps: PullDeps,
+  runId: string,
+  state: RunState,
+): Promise<string | null> {
+  const label = listed.uidl ?? `sha256:${spooled.sha256}`;
+  try {
+    const raw = await deps.rawStore.put({
+      mailboxId: options.mailboxId,
+      sha256: spooled.sha256,
+      octets: spooled.octets,
+      source: spooled.source,
+    });
+    const metadata = await spooled.metadata;
+    const record: MessageRecord = {
+      ...metadata,
+      mailboxId: options.mailboxId,
+      messageKey: label,
+      uidl: listed.uidl,
+      octets: spooled.octets,
+      sha256: spooled.sha256,
+      rawKey: raw.key,
+      archivedAt: new Date(deps.now()).toISOString(),
+      runId,
+      deletedFromServerAt: null,
+    };
+    const first = await deps.index.putMessage(record);
+    if (first.created) {
+      state.counts.stored += 1;
+      return label;
+    }
+    if (first.existing.sha256 === spooled.sha256) {
+      state.counts.alreadyStored += 1;
+      return first.existing.messageKey;
+    }
+    // The UIDL already names other bytes (a reused or duplicated UIDL): keep both, apart.
+    const variantKey = `${label}#sha256:${spooled.sha256}`;
+    const second = await deps.index.putMessage({ ...record, messageKey: variantKey });
+    if (second.created) state.counts.stored += 1;
+    else state.counts.alreadyStored += 1;
+    return variantKey;
+  } catch (err) {
+    state.fail(label, err);
+    if (isSystemic(err)) state.fatal ??= err;
+    return null;
+  }
+}
