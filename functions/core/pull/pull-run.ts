@@ -29,7 +29,15 @@ export interface PullDeps {
   logger?: RunLogger;
   /** Opens the POP3 session; tests inject faults here. */
   connect?: (options: Pop3ClientOptions) => Promise<Pop3Client>;
+  /** Progress for a terminal or a test: no message content, only keys and sizes. */
+  onProgress?: (event: PullProgress) => void;
 }
+
+export type PullProgress =
+  | { kind: 'listed'; messages: number; toRetrieve: number; octets: number }
+  | { kind: 'retrieved'; messageKey: string; octets: number }
+  | { kind: 'stored'; messageKey: string; octets: number }
+  | { kind: 'quit'; deleted: number };
 
 interface ListedMessage {
   msg: number;
@@ -294,6 +302,12 @@ async function session(
     }
 
     const byMsg = new Map(toRetrieve.map((m) => [m.msg, m]));
+    deps.onProgress?.({
+      kind: 'listed',
+      messages: listed.length,
+      toRetrieve: toRetrieve.length,
+      octets: plannedOctets,
+    });
     for await (const item of client.retrieveMany(toRetrieve.map((m) => m.msg))) {
       const listedMessage = byMsg.get(item.msg) as ListedMessage;
       const label = listedMessage.uidl ?? `#${item.msg}`;
@@ -318,6 +332,7 @@ async function session(
       spools.add(spooled);
       counts.retrieved += 1;
       counts.octets += spooled.octets;
+      deps.onProgress?.({ kind: 'retrieved', messageKey: label, octets: spooled.octets });
       const task = persist(listedMessage, spooled, options, deps, runId, state)
         .then((messageKey) => {
           if (messageKey !== null && deletable(null))
@@ -338,6 +353,7 @@ async function session(
     for (const done of await Promise.all(deletions)) if (done) archived.push(done);
     await client.quit();
     quitDone = true;
+    deps.onProgress?.({ kind: 'quit', deleted: archived.length });
     counts.deleted = archived.length;
     counts.remainingOnServer = counts.listed - archived.length;
     if (archived.length > 0) {
@@ -423,6 +439,7 @@ async function persist(
     const first = await deps.index.putMessage(record);
     if (first.created) {
       state.counts.stored += 1;
+      deps.onProgress?.({ kind: 'stored', messageKey: label, octets: spooled.octets });
       return label;
     }
     if (first.existing.sha256 === spooled.sha256) {
