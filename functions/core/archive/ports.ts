@@ -55,7 +55,7 @@ export interface MessageMetadata {
   from: AddressSummary[];
   to: AddressSummary[];
   cc: AddressSummary[];
-  /** Total addresses the headers held, when the lists above were cut to their bound. */
+  /** True when an address list or an address was cut to its bound. */
   addressesTruncated: boolean;
   subject: string | null;
   /** The Date header exactly as sent (bounded), null if absent. */

@@ -3,12 +3,9 @@ import { type FileHandle, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { MessageMetadata, RawSource } from '../archive/ports.js';
+import type { MessageParser } from '../message/message-parser.js';
 
-/** What parses a message while it is spooled: fed the same bytes, never able to fail the spool. */
-export interface MessageParser {
-  sink: Writable;
-  metadata: Promise<MessageMetadata>;
-}
+export type { MessageParser };
 
 export interface SpooledMessage {
   sha256: string;

@@ -1,0 +1,154 @@
+/**
+ * Limits on what an untrusted message can make the parser keep or do. The goal: ANY message, however
+ * hostile, yields metadata whose JSON stays well under DynamoDB's 400 KB item limit (one real message
+ * seen has a 138 KB To: header), and parsing it costs bounded memory even while several messages are
+ * in flight. The raw bytes are archived whole regardless: these bound the index record, never the
+ * archive.
+ *
+ * Lengths are in UTF-16 code units (JavaScript string length). Every string is stripped of control
+ * characters and lone surrogates before it is bounded, so one unit costs at most 3 bytes of JSON
+ * (a BMP character outside ASCII); see WORST_CASE_METADATA_JSON_OCTETS.
+ */
+
+/**
+ * Addresses kept per list (from, to, cc). Past a few dozen recipients a message is a mass mailing and
+ * the rest add nothing to search or display; a per-list bound stops a huge To: from crowding out Cc.
+ */
+export const MAX_ADDRESSES_PER_LIST = 32;
+
+/** Addresses kept over from, to and cc together: the per-list bound alone would allow 3 x 32. */
+export const MAX_ADDRESSES_TOTAL = 64;
+
+/**
+ * One address. RFC 5321 s.4.5.3.1.3 limits a path to 256 octets including the angle brackets, so no
+ * deliverable address is longer; a longer one is cut and `addressesTruncated` set.
+ */
+export const MAX_ADDRESS_LENGTH = 254;
+
+/** One display name. Real ones are under 64; 100 keeps "Name (via List)" forms whole. */
+export const MAX_NAME_LENGTH = 100;
+
+/**
+ * The decoded subject. RFC 5322 s.2.1.1 limits a line to 998 characters; a subject longer than one
+ * line is not meant to be read, and 998 units cost at most ~3 KB of JSON.
+ */
+export const MAX_SUBJECT_LENGTH = 998;
+
+/**
+ * The Message-ID. Real ones are 40-120 characters (Gmail ~70, Outlook ~100). At 255 units, at most
+ * 765 UTF-8 bytes, it stays under DynamoDB's 1024-byte sort-key limit and 2048-byte partition-key
+ * limit, so it can key an index either way.
+ */
+export const MAX_MESSAGE_ID_LENGTH = 255;
+
+/**
+ * The raw Date header. A valid date-time with a zone comment is under 50 characters; 128 keeps common
+ * junk whole while bounding what the date parser has to look at.
+ */
+export const MAX_DATE_HEADER_LENGTH = 128;
+
+/**
+ * How far ahead of the parse time a Date may be and still count. Wrong zones and skewed clocks are off
+ * by at most about a day; anything further is forged or broken, and a far-future date would sit at the
+ * top of every newest-first listing forever. Such dates parse to null (the index then orders the
+ * message by its archive time).
+ */
+export const MAX_DATE_AHEAD_MS = 2 * 24 * 60 * 60 * 1000;
+
+/** Earliest Date that counts: earlier ones are broken clocks (often a zero Unix time in some zone). */
+export const MIN_DATE_MS = Date.UTC(1970, 0, 1);
+
+/** The start of the text, whitespace collapsed: enough for a list view, small enough for every row. */
+export const SNIPPET_LENGTH = 256;
+
+/**
+ * Attachments listed. Real mail has fewer than 20; each entry can cost ~1.2 KB of JSON, so 50 keeps the
+ * worst case near 60 KB. Every attachment is still consumed (and the raw message archived).
+ */
+export const MAX_ATTACHMENTS_LISTED = 50;
+
+/** One attachment file name: NAME_MAX on common file systems, so the name can be used as given. */
+export const MAX_FILENAME_LENGTH = 255;
+
+/**
+ * A file name extension kept when a long name is cut, so "report<900 chars>.pdf" still ends in ".pdf".
+ * Longer "extensions" are just more name.
+ */
+export const MAX_FILENAME_EXTENSION_LENGTH = 16;
+
+/** One content type: RFC 6838 s.4.2 limits type and subtype names to 127 characters each. */
+export const MAX_CONTENT_TYPE_LENGTH = 255;
+
+/** The parse error reason: short, and it may quote a library's message. */
+export const MAX_PARSE_ERROR_LENGTH = 200;
+
+/**
+ * The header block of any one MIME part, passed to mailparser as `maxHeadSize` (its default, made
+ * explicit). The largest real one seen is 138 KB; a larger block is hostile and fails the parse with a
+ * recorded reason. It also bounds the address parser's work, which runs over whole headers.
+ */
+export const MAX_HEADER_BLOCK_OCTETS = 1024 * 1024;
+
+/**
+ * MIME parts in one message, passed to mailparser as `maxChildNodes`. Mailparser keeps every part's
+ * parsed headers until the end: measured here, ~5 KB per part, so 10,000 parts cost ~70 MB and ~1 s.
+ * Its default of 1,000 would fail real bulk messages (a 5,000-attachment message parses whole here).
+ */
+export const MAX_MIME_PARTS = 10_000;
+
+/**
+ * Input octets fed to mailparser at all. Past this the parser is ended early and the rest of the message
+ * discarded (metadata then has `attachmentsTruncated`). Memory is bounded by MAX_UNSTREAMED_OCTETS;
+ * this bounds time: mailparser decodes and hashes ~40 MB/s here. 64 MiB parses whole any message that
+ * Gmail (50 MB) or Microsoft 365 by default (36 MB) accepts, so a 45 MB attachment is still hashed.
+ */
+export const MAX_PARSED_OCTETS = 64 * 1024 * 1024;
+
+/**
+ * Text mailparser may hold, counted in input octets. It buffers every inline text/plain and text/html
+ * part whole (Buffers, then a string, then a copy): measured here, a 100 MB text body costs ~410 MB RSS
+ * even with its HTML/link conversions off, ~880 MB with its defaults. Attachments stream and cost
+ * nothing, so input is counted as text unless mailparser has already streamed it out as an attachment,
+ * credited at the smallest encoded size of the decoded bytes. That is a sound upper bound whatever the
+ * structure (64 KB text parts between tiny attachments cannot slip past it); it overcounts only input
+ * still in mailparser's stream buffers and base64 line breaks. At 8 MiB a text body costs ~30 MB.
+ */
+export const MAX_UNSTREAMED_OCTETS = 8 * 1024 * 1024;
+
+/** JSON octets of one worst-case string: every unit a 3-byte character, plus its quotes. */
+function stringOctets(length: number): number {
+  return 3 * length + 2;
+}
+
+/**
+ * The largest JSON any message can yield, from the bounds above: each field at its bound, in 3-byte
+ * characters. Numbers are counted at 16 digits (2^53).
+ */
+export const WORST_CASE_METADATA_JSON_OCTETS =
+  // {"address":"","name":""}, plus a comma
+  MAX_ADDRESSES_TOTAL *
+    (stringOctets(MAX_ADDRESS_LENGTH) +
+      stringOctets(MAX_NAME_LENGTH) +
+      '{"address":,"name":},'.length) +
+  // {"filename":"","contentType":"","octets":N,"sha256":"<64 hex>"}, plus a comma
+  MAX_ATTACHMENTS_LISTED *
+    (stringOctets(MAX_FILENAME_LENGTH) +
+      // content types are reduced to ASCII token characters: one octet each
+      (MAX_CONTENT_TYPE_LENGTH + 2) +
+      16 +
+      66 +
+      '{"filename":,"contentType":,"octets":,"sha256":},'.length) +
+  stringOctets(MAX_MESSAGE_ID_LENGTH) +
+  stringOctets(MAX_SUBJECT_LENGTH) +
+  stringOctets(MAX_DATE_HEADER_LENGTH) +
+  stringOctets(24) + // ISO 8601 date
+  stringOctets(SNIPPET_LENGTH) +
+  stringOctets(MAX_PARSE_ERROR_LENGTH) +
+  // keys, brackets, booleans
+  256;
+
+/**
+ * The bound every parsed message's metadata JSON must stay under: 40% of DynamoDB's 400 KB item
+ * limit, leaving the rest for the record's own fields and any attribute added later.
+ */
+export const MAX_METADATA_JSON_OCTETS = 160 * 1024;
