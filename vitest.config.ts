@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/dovecot-global-setup.ts'],
+    globalSetup: ['test/support/dovecot-global-setup.ts', 'test/support/emulators-global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Two cores: more workers only add contention with Dovecot itself.

@@ -418,3 +418,19 @@ export function uniqueUser(prefix: string): string {
   if (!USER_NAME.test(user)) throw new Error(`unusable user name prefix: ${prefix}`);
   return user;
 }
+
+/** The raw files still in the user's Maildir (what Dovecot has not expunged). */
+export function maildirContents(info: DovecotInfo, user: string): Buffer[] {
+  const maildir = maildirOf(info, user);
+  const out: Buffer[] = [];
+  for (const sub of ['new', 'cur']) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(join(maildir, sub));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    for (const name of names) out.push(readFileSync(join(maildir, sub, name)));
+  }
+  return out;
+}

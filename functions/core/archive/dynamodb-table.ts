@@ -1,0 +1,210 @@
+/**
+ * The archive index's single DynamoDB table. One partition per mailbox (`MBX#<mailboxId>`) holds its
+ * messages, run records and lease, so a mailbox's whole state is one Query away, and three sparse
+ * global secondary indexes answer the query API: by date, by Message-ID (across mailboxes), by sender.
+ *
+ *   item     PK                 SK                          GSI1PK / GSI1SK           GSI2PK / GSI2SK                 GSI3PK / GSI3SK
+ *   message  MBX#<mailboxId>    MSG#<messageKey>            MBX#<mailboxId>           MID#<messageId>                 FROM#<b64url mailboxId>#<from>
+ *                                                           <sortDate>#<messageKey>   <mailboxId>#<messageKey>        <sortDate>#<messageKey>
+ *   run      MBX#<mailboxId>    RUN#<startedAt>#<runId>
+ *   lease    MBX#<mailboxId>    LEASE                       (owner, expiresAt epoch ms, ttl epoch s)
+ *
+ * Keys are the ids as they are (no encoding): DynamoDB keys are opaque strings, so "/", "..", "%" and
+ * "#" are all harmless in them. Where two free-form values share one key (GSI3PK) the mailbox id is
+ * base64url-encoded, so no two (mailbox, address) pairs can spell the same key; queries still filter
+ * on the mailbox as a second guard.
+ */
+
+import type {
+  CreateTableCommandInput,
+  UpdateTimeToLiveCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { ArchiveError, KeyTooLargeError } from './errors.js';
+import type { MessageRecord } from './ports.js';
+import { encodeKeySegment } from './raw-object-key.js';
+
+export const PK = 'PK';
+export const SK = 'SK';
+export const GSI1PK = 'GSI1PK';
+export const GSI1SK = 'GSI1SK';
+export const GSI2PK = 'GSI2PK';
+export const GSI2SK = 'GSI2SK';
+export const GSI3PK = 'GSI3PK';
+export const GSI3SK = 'GSI3SK';
+/** Distinguishes messages, runs and the lease when someone reads the table by hand or exports it. */
+export const ENTITY = 'entity';
+/** Epoch seconds; DynamoDB's TTL deletes the lease item some time after this (within days). */
+export const TTL_ATTRIBUTE = 'ttl';
+
+export const BY_DATE_INDEX = 'GSI1';
+export const BY_MESSAGE_ID_INDEX = 'GSI2';
+export const BY_SENDER_INDEX = 'GSI3';
+
+/** Attributes the table adds to a record; stripped again when a record is read back. */
+export const KEY_ATTRIBUTES: readonly string[] = [
+  PK,
+  SK,
+  GSI1PK,
+  GSI1SK,
+  GSI2PK,
+  GSI2SK,
+  GSI3PK,
+  GSI3SK,
+  ENTITY,
+];
+
+export const MAILBOX_PREFIX = 'MBX#';
+export const MESSAGE_PREFIX = 'MSG#';
+export const RUN_PREFIX = 'RUN#';
+export const MESSAGE_ID_PREFIX = 'MID#';
+export const SENDER_PREFIX = 'FROM#';
+export const LEASE_SK = 'LEASE';
+
+// DynamoDB's limits on key attribute values (UTF-8 bytes), for the table and for every GSI key:
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
+export const PARTITION_KEY_MAX_OCTETS = 2048;
+export const SORT_KEY_MAX_OCTETS = 1024;
+
+export type Entity = 'message' | 'run' | 'lease';
+
+const PARTITION_KEYS: ReadonlySet<string> = new Set([PK, GSI1PK, GSI2PK, GSI3PK]);
+
+/** Throws KEY_TOO_LARGE when `value` cannot be the key attribute `attribute`. */
+export function checkKeySize(attribute: string, value: string): void {
+  const limit = PARTITION_KEYS.has(attribute) ? PARTITION_KEY_MAX_OCTETS : SORT_KEY_MAX_OCTETS;
+  const octets = Buffer.byteLength(value, 'utf8');
+  if (octets > limit) throw new KeyTooLargeError(attribute, octets, limit);
+}
+
+/** Whether `value` fits the key attribute; lookups of keys that cannot exist just find nothing. */
+export function fitsKey(attribute: string, value: string): boolean {
+  const limit = PARTITION_KEYS.has(attribute) ? PARTITION_KEY_MAX_OCTETS : SORT_KEY_MAX_OCTETS;
+  return Buffer.byteLength(value, 'utf8') <= limit;
+}
+
+export function mailboxPk(mailboxId: string): string {
+  return `${MAILBOX_PREFIX}${mailboxId}`;
+}
+
+export function messageSk(messageKey: string): string {
+  return `${MESSAGE_PREFIX}${messageKey}`;
+}
+
+export function senderPk(mailboxId: string, address: string): string {
+  // base64url has no "#", so the split between mailbox and address is unambiguous.
+  return `${SENDER_PREFIX}${encodeKeySegment(mailboxId)}#${address}`;
+}
+
+export function messageIdPk(messageId: string): string {
+  return `${MESSAGE_ID_PREFIX}${messageId}`;
+}
+
+export function dateSk(sortDate: string, messageKey: string): string {
+  return `${sortDate}#${messageKey}`;
+}
+
+// ISO 8601 strings order like their instants only in one shape: toISOString()'s, with a four-digit
+// year. Years outside 0000-9999 (a Date header of "Jan 1 99999") print as "+099999-..." and would
+// sort wrongly, so they count as unparseable.
+const MIN_SORTABLE_MS = Date.parse('0000-01-01T00:00:00.000Z');
+const MAX_SORTABLE_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** `value` as a sortable UTC ISO string, or null when it is not a date in years 0000-9999. */
+export function toSortableIso(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms) || ms < MIN_SORTABLE_MS || ms > MAX_SORTABLE_MS) return null;
+  return new Date(ms).toISOString();
+}
+
+/** A timestamp the caller controls (archivedAt, startedAt, since/until) must be a date. */
+export function requireSortableIso(field: string, value: string): string {
+  const iso = toSortableIso(value);
+  if (iso === null) {
+    throw new ArchiveError(
+      'INVALID_ARGUMENT',
+      `${field} is not an ISO 8601 date: ${value.slice(0, 80)}`,
+    );
+  }
+  return iso;
+}
+
+/** The message's date, or the archive time when the Date header did not parse. */
+export function sortDateOf(record: Pick<MessageRecord, 'date' | 'archivedAt'>): string {
+  return toSortableIso(record.date) ?? requireSortableIso('archivedAt', record.archivedAt);
+}
+
+/** First From address, lower-cased; null when there is none to index. */
+export function senderOf(record: Pick<MessageRecord, 'from'>): string | null {
+  const address = record.from[0]?.address.trim().toLowerCase() ?? '';
+  return address === '' ? null : address;
+}
+
+/**
+ * Every key attribute of a message item. Throws KEY_TOO_LARGE rather than let DynamoDB reject the
+ * item with a ValidationException that names no attribute.
+ */
+export function messageKeys(record: MessageRecord): Record<string, string> {
+  const sortDate = sortDateOf(record);
+  const keys: Record<string, string> = {
+    [PK]: mailboxPk(record.mailboxId),
+    [SK]: messageSk(record.messageKey),
+    [GSI1PK]: mailboxPk(record.mailboxId),
+    [GSI1SK]: dateSk(sortDate, record.messageKey),
+  };
+  // GSI key attributes may not be empty strings; an absent attribute keeps the item out of the index.
+  if (record.messageId !== null && record.messageId !== '') {
+    keys[GSI2PK] = messageIdPk(record.messageId);
+    keys[GSI2SK] = `${record.mailboxId}#${record.messageKey}`;
+  }
+  const sender = senderOf(record);
+  if (sender !== null) {
+    keys[GSI3PK] = senderPk(record.mailboxId, sender);
+    keys[GSI3SK] = dateSk(sortDate, record.messageKey);
+  }
+  for (const [attribute, value] of Object.entries(keys)) checkKeySize(attribute, value);
+  return keys;
+}
+
+export function runSk(startedAt: string, runId: string): string {
+  return `${RUN_PREFIX}${requireSortableIso('startedAt', startedAt)}#${runId}`;
+}
+
+/** The table as tests create it and as the CDK stack must declare it (on-demand, string keys). */
+export function createTableInput(tableName: string): CreateTableCommandInput {
+  const stringAttribute = (name: string) => ({ AttributeName: name, AttributeType: 'S' as const });
+  // Records are bounded and every query returns whole records, so projecting ALL saves the second
+  // round trip a KEYS_ONLY index would need for each page.
+  const index = (name: string, pk: string, sk: string) => ({
+    IndexName: name,
+    KeySchema: [
+      { AttributeName: pk, KeyType: 'HASH' as const },
+      { AttributeName: sk, KeyType: 'RANGE' as const },
+    ],
+    Projection: { ProjectionType: 'ALL' as const },
+  });
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK].map(
+      stringAttribute,
+    ),
+    KeySchema: [
+      { AttributeName: PK, KeyType: 'HASH' },
+      { AttributeName: SK, KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [
+      index(BY_DATE_INDEX, GSI1PK, GSI1SK),
+      index(BY_MESSAGE_ID_INDEX, GSI2PK, GSI2SK),
+      index(BY_SENDER_INDEX, GSI3PK, GSI3SK),
+    ],
+  };
+}
+
+/** TTL is a separate call after CreateTable (CDK: `timeToLiveAttribute: TTL_ATTRIBUTE`). */
+export function timeToLiveInput(tableName: string): UpdateTimeToLiveCommandInput {
+  return {
+    TableName: tableName,
+    TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+  };
+}
