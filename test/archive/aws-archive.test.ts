@@ -634,7 +634,7 @@ describe('DynamoMessageIndex on DynamoDB Local: layout and injected failures', (
       [GSI1SK]: '2024-03-05T09:00:00.000Z#uidl/1',
       [GSI2PK]: 'MID#<Mixed.Case@Example.test>',
       [GSI2SK]: `${mailboxId}#uidl/1`,
-      [GSI3PK]: `FROM#${mailboxId}#alice@example.test`,
+      [GSI3PK]: `FROM#${Buffer.from(mailboxId).toString('base64url')}#alice@example.test`,
       [GSI3SK]: '2024-03-05T09:00:00.000Z#uidl/1',
       entity: 'message',
     });

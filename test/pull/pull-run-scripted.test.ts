@@ -469,7 +469,16 @@ describe('pull run: the session ends cleanly', () => {
     let connects = 0;
     const run = await runPull(
       scriptedPull(server, a.clock.ms),
-      pullDeps({ ...a, connect: (o) => (connects++, Pop3Client.connect(o)) }, a.clock),
+      pullDeps(
+        {
+          ...a,
+          connect: (o) => {
+            connects += 1;
+            return Pop3Client.connect(o);
+          },
+        },
+        a.clock,
+      ),
     );
     expect(run.outcome).toBe('success');
     expect(connects).toBe(1);
