@@ -3,7 +3,7 @@
  * production adapters, and the real message parser.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,6 +154,21 @@ describe('pull run against Dovecot, S3 and DynamoDB emulators', () => {
     const run = await runPull(options('hostile'), withUser(user));
     expect(run.outcome).toBe('success');
     await expectArchivedExactlyOnce('hostile', user, messages);
+  });
+
+  it('a 100 MB message is archived byte-identical through a spool file and multipart upload', async () => {
+    const user = uniqueUser('pull-100mb');
+    const line = `${'0123456789'.repeat(7)}abcdef\n`;
+    const big = mail(100, line.repeat(Math.ceil((100 * 1024 * 1024) / line.length)));
+    seedMailbox(lab, user, [big]);
+    const run = await runPull(options('huge'), withUser(user));
+    expect(run).toMatchObject({ outcome: 'success', counts: { stored: 1, deleted: 1 } });
+    const wire = toWireForm(big);
+    expect(run.counts.octets).toBe(wire.length);
+    const hash = createHash('sha256');
+    for await (const chunk of await rawStore.get(rawObjectKey('huge', sha256(wire))))
+      hash.update(chunk as Buffer);
+    expect(hash.digest('hex')).toBe(sha256(wire));
   });
 
   it('a pull process killed at a random point leaves nothing lost; the next run finishes with no duplicates', async () => {

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { RawPutInput } from '../../functions/core/archive/ports.js';
 import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
 import { Pop3Client } from '../../functions/core/pop3/client.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
 import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
 import { message, scripted, sha256 } from '../support/pop3-test-kit.js';
-import { pullDeps, scriptedPull, TestClock, withFaults } from '../support/pull-test-kit.js';
+import { pullDeps, scriptedPull, TestClock } from '../support/pull-test-kit.js';
 import type { ScriptedMessage, ScriptedServer } from '../support/scripted-pop3-server.js';
 
 function corpus(n: number, prefix = 'm'): ScriptedMessage[] {
@@ -297,152 +296,6 @@ describe('pull run: who may open a session', () => {
       expect(invalidated).toBe(reply.includes('[AUTH]') ? 1 : 0);
       expect(server.messages).toHaveLength(1);
       expect(a.index.leases.size).toBe(0);
-    });
-  }
-});
-
-describe('pull run: fault matrix (each followed by a clean run)', () => {
-  type Fault = {
-    name: string;
-    handlers?: Parameters<typeof scripted>[0] extends infer O
-      ? O extends { handlers?: infer H }
-        ? H
-        : never
-      : never;
-    storeFails?: (input: RawPutInput) => boolean;
-    indexFails?: (key: string) => boolean;
-    expect: { outcome: string; errorCode: string | null };
-    failed?: number;
-  };
-  const faults: Fault[] = [
-    {
-      name: 'the connection killed right after the greeting',
-      expect: { outcome: 'retry-later', errorCode: 'UNEXPECTED_EOF' },
-      handlers: {
-        CAPA(ctx) {
-          ctx.session.destroy();
-        },
-      },
-    },
-    {
-      name: 'the connection killed after LIST',
-      expect: { outcome: 'retry-later', errorCode: 'UNEXPECTED_EOF' },
-      handlers: {
-        async UIDL(ctx) {
-          ctx.session.destroy();
-        },
-      },
-    },
-    {
-      name: 'the connection killed mid-RETR of message 3',
-      expect: { outcome: 'retry-later', errorCode: 'UNEXPECTED_EOF' },
-      handlers: {
-        async RETR(ctx) {
-          if (ctx.args !== '3') return ctx.fallback();
-          await ctx.session.write('+OK\r\nSubject: m 3\r\n\r\nbody bo');
-          ctx.session.destroy();
-        },
-      },
-    },
-    {
-      name: 'the connection killed after some DELEs, before QUIT',
-      expect: { outcome: 'retry-later', errorCode: 'UNEXPECTED_EOF' },
-      handlers: {
-        async DELE(ctx) {
-          if (ctx.session.deleted.size >= 2) {
-            ctx.session.destroy();
-            return;
-          }
-          await ctx.fallback();
-        },
-      },
-    },
-    {
-      name: 'QUIT answered -ERR',
-      expect: { outcome: 'retry-later', errorCode: 'SYS_TEMP' },
-      handlers: {
-        async QUIT(ctx) {
-          await ctx.session.writeLine('-ERR [SYS/TEMP] could not expunge');
-          ctx.session.end();
-        },
-      },
-    },
-    {
-      name: 'QUIT lost (the server commits, the reply never arrives)',
-      expect: { outcome: 'retry-later', errorCode: 'UNEXPECTED_EOF' },
-      handlers: {
-        QUIT(ctx) {
-          // Commit as the server would (RFC 1939 UPDATE state), then lose the connection before "+OK".
-          for (const n of ctx.session.deleted) {
-            const gone = ctx.session.mailbox[n - 1];
-            const at = gone ? ctx.server.messages.indexOf(gone) : -1;
-            if (gone && at >= 0) {
-              ctx.server.messages.splice(at, 1);
-              (ctx.server.expunged as string[]).push(gone.uid);
-            }
-          }
-          ctx.session.destroy();
-        },
-      },
-    },
-    {
-      name: 'S3 failing for two messages',
-      storeFails: (input) => input.octets > 300 && input.octets < 800,
-      expect: { outcome: 'partial', errorCode: null },
-      failed: 2,
-    },
-    {
-      name: 'the index failing for one message (raw bytes stored, record not)',
-      indexFails: (key) => key === 'm4',
-      expect: { outcome: 'partial', errorCode: null },
-      failed: 1,
-    },
-  ];
-
-  for (const fault of faults) {
-    it(`${fault.name}: nothing unarchived is deleted, and a clean run then empties the server exactly once each`, async () => {
-      const mail = corpus(6);
-      const server = await scripted({
-        messages: [...mail],
-        ...(fault.handlers ? { handlers: fault.handlers } : {}),
-      });
-      const a = new Archive();
-      const store = a.rawStore;
-      const index = a.index;
-      const faultyStore = withFaults(store, {
-        async put(input) {
-          if (fault.storeFails?.(input)) {
-            throw Object.assign(new Error('S3 is having a moment'), {
-              code: 'STORE_UNAVAILABLE',
-              systemic: false,
-            });
-          }
-          return store.put(input);
-        },
-      });
-      const faultyIndex = withFaults(index, {
-        async putMessage(record) {
-          if (fault.indexFails?.(record.messageKey)) {
-            throw Object.assign(new Error('throttled'), { code: 'STORE_UNAVAILABLE' });
-          }
-          return index.putMessage(record);
-        },
-      });
-      const faulty = await runPull(
-        scriptedPull(server, a.clock.ms),
-        pullDeps({ rawStore: faultyStore, index: faultyIndex }, a.clock),
-      );
-      // The fault really happened, where it was meant to.
-      expect({ outcome: faulty.outcome, errorCode: faulty.errorCode }).toEqual(fault.expect);
-      expect(faulty.counts.failed).toBe(fault.failed ?? 0);
-      expectNothingLost(server, mail, a);
-
-      // The fault is gone; a clean run must finish the job.
-      const clean = await scripted({ messages: [...server.messages] });
-      const run = await runPull(scriptedPull(clean, a.clock.ms), pullDeps(a, a.clock));
-      expect(run.outcome).toBe('success');
-      expect(clean.messages).toEqual([]);
-      a.expectHoldsExactly(mail);
     });
   }
 });
