@@ -34,4 +34,6 @@ const run = await runPull(config.options, {
   newRunId: randomUUID,
   onProgress: (event) => process.stdout.write(`${JSON.stringify(event)}\n`),
 });
-process.stdout.write(`${JSON.stringify({ kind: 'done', outcome: run.outcome })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ kind: 'done', outcome: run.outcome, stored: run.counts.stored, maxRssKb: process.resourceUsage().maxRSS })}\n`,
+);
