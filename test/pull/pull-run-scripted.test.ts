@@ -1,10 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
+import { createMessageParser } from '../../functions/core/message/message-parser.js';
 import { Pop3Client } from '../../functions/core/pop3/client.js';
+import type { MessageParser } from '../../functions/core/pull/message-spool.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
 import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
 import { message, scripted, sha256 } from '../support/pop3-test-kit.js';
-import { pullDeps, scriptedPull, TestClock } from '../support/pull-test-kit.js';
+import { countingParser, pullDeps, scriptedPull, TestClock } from '../support/pull-test-kit.js';
 import type { ScriptedMessage, ScriptedServer } from '../support/scripted-pop3-server.js';
 
 function corpus(n: number, prefix = 'm'): ScriptedMessage[] {
@@ -234,6 +238,53 @@ describe('pull run: hostile listings and limits', () => {
     expect(second.outcome).toBe('success');
     expect(server.messages).toEqual([]);
     a.expectHoldsExactly(mail);
+  });
+});
+
+describe('pull run: mail that cannot be parsed', () => {
+  it('a parser that breaks mid-message still leaves the message archived raw, indexed with the error, and deleted', async () => {
+    const mail = [
+      message('broken', 'Subject: x\r\n\r\nbody\r\n'),
+      message('fine', 'Subject: y\r\n\r\nok\r\n'),
+    ];
+    const server = await scripted({ messages: [...mail] });
+    const a = new Archive();
+    let calls = 0;
+    const breakingParser = (): MessageParser => {
+      calls += 1;
+      if (calls > 1) return countingParser();
+      const sink = new Writable({
+        write(_chunk, _encoding, callback) {
+          callback(new Error('parser exploded'));
+        },
+      });
+      return { sink, metadata: Promise.reject(new Error('parser exploded')) };
+    };
+    const run = await runPull(
+      scriptedPull(server, a.clock.ms),
+      pullDeps({ ...a, createParser: breakingParser }, a.clock),
+    );
+    expect(run.outcome).toBe('success');
+    expect(server.messages).toEqual([]);
+    a.expectHoldsExactly(mail);
+    const broken = await a.index.getMessage('mbx-1', 'broken');
+    expect(broken?.parseError).toContain('parser exploded');
+  });
+
+  it('the real parser on mail that is not mail at all: archived raw, indexed, deleted', async () => {
+    const junk = [
+      { uid: 'binary', body: Buffer.concat([randomBytes(4096), Buffer.from('\r\n')]) },
+      message('no-headers', '\r\n\r\n\r\njust blank lines then text\r\n'),
+      message('bad-mime', 'Content-Type: multipart/mixed; boundary=\r\n\r\n--\r\n--\r\n'),
+    ];
+    const server = await scripted({ messages: [...junk] });
+    const a = new Archive();
+    const run = await runPull(
+      scriptedPull(server, a.clock.ms),
+      pullDeps({ ...a, createParser: createMessageParser }, a.clock),
+    );
+    expect(run).toMatchObject({ outcome: 'success', counts: { stored: 3, deleted: 3 } });
+    a.expectHoldsExactly(junk);
   });
 });
 

@@ -1,5 +1,6 @@
 import type {
   MessageIndex,
+  MessageMetadata,
   MessageRecord,
   RawStore,
   RunCounts,
@@ -63,6 +64,22 @@ const RETRY_LATER_CODES = new Set([
 ]);
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** What is indexed for a message whose parser gave up entirely: the raw bytes are still archived. */
+const EMPTY_METADATA: MessageMetadata = {
+  messageId: null,
+  from: [],
+  to: [],
+  cc: [],
+  addressesTruncated: false,
+  subject: null,
+  dateHeader: null,
+  date: null,
+  attachments: [],
+  attachmentsTruncated: false,
+  snippet: '',
+  parseError: null,
+};
 
 function errorCode(err: unknown): string {
   if (err instanceof Pop3Error) return err.code;
@@ -423,7 +440,12 @@ async function persist(
       octets: spooled.octets,
       source: spooled.source,
     });
-    const metadata = await spooled.metadata;
+    const metadata = await spooled.metadata.catch(
+      (err: unknown): MessageMetadata => ({
+        ...EMPTY_METADATA,
+        parseError: `parser failed: ${errorMessage(err).slice(0, 200)}`,
+      }),
+    );
     const record: MessageRecord = {
       ...metadata,
       mailboxId: options.mailboxId,
