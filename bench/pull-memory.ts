@@ -56,8 +56,8 @@ async function pullInChild(
     const event = JSON.parse(line) as { kind: string } | Done;
     if (event.kind === 'done') done = event as Done;
   }
-  if (!done || done.outcome !== 'success')
-    throw new Error(`pull child failed: ${JSON.stringify(done)}`);
+  if (done === null) throw new Error('pull child exited without a summary');
+  if (done.outcome !== 'success') throw new Error(`pull child failed: ${JSON.stringify(done)}`);
   return {
     maxRssMb: done.maxRssKb / 1024,
     stored: done.stored,
