@@ -1,6 +1,7 @@
 /**
  * What every archive adapter pair must do, whatever it stores into: the S3 + DynamoDB pair runs these
- * against the emulators (aws-archive.test.ts), the local files + SQLite pair will run the same ones.
+ * against the emulators (aws-archive.test.ts), the local files + SQLite pair in a temporary directory
+ * (local-archive.test.ts).
  * Each test uses its own mailbox ids and Message-IDs, so a store may be shared across the tests of a
  * file (and a table across files).
  */
@@ -28,6 +29,8 @@ export interface RawStoreHarness {
    * content, for a file store also no temporary or partial files left behind.
    */
   listKeys(): Promise<string[]>;
+  /** The key the store gives these bytes in this mailbox; rawObjectKey (S3's layout) if absent. */
+  keyFor?(mailboxId: string, sha256: string): string;
 }
 
 /** 20 MB: several parts for any adapter configured with its smallest multipart threshold. */
@@ -102,6 +105,10 @@ export function describeRawStoreContract(
       rmSync(dir, { recursive: true, force: true });
     });
 
+    function keyFor(mailboxId: string, sha256: string): string {
+      return harness.keyFor ? harness.keyFor(mailboxId, sha256) : rawObjectKey(mailboxId, sha256);
+    }
+
     function spool(data: Buffer): string {
       const path = join(dir, `${randomBytes(6).toString('hex')}.eml`);
       writeFileSync(path, data);
@@ -118,7 +125,7 @@ export function describeRawStoreContract(
         octets: data.length,
         source: { kind: 'buffer', data },
       });
-      expect(ref).toEqual({ key: rawObjectKey(mailboxId, sha256), sha256, octets: data.length });
+      expect(ref).toEqual({ key: keyFor(mailboxId, sha256), sha256, octets: data.length });
       expect(await harness.store.has(ref.key)).toBe(true);
       expect((await readAll(await harness.store.get(ref.key))).equals(data)).toBe(true);
     });
@@ -225,7 +232,7 @@ export function describeRawStoreContract(
           octets: data.length,
           source: { kind: 'buffer', data },
         });
-        expect(ref.key).toBe(rawObjectKey(mailboxId, sha256));
+        expect(ref.key).toBe(keyFor(mailboxId, sha256));
         expect((await readAll(await harness.store.get(ref.key))).equals(data)).toBe(true);
         keys.add(ref.key);
       }
@@ -252,8 +259,8 @@ export function describeRawStoreContract(
         expect(
           await archiveErrorCode(harness.store.put({ mailboxId, sha256, octets, source })),
         ).toBe('CHECKSUM_MISMATCH');
-        expect(await harness.store.has(rawObjectKey(mailboxId, sha256))).toBe(false);
-        expect(await harness.store.has(rawObjectKey(mailboxId, sha256Hex(data)))).toBe(false);
+        expect(await harness.store.has(keyFor(mailboxId, sha256))).toBe(false);
+        expect(await harness.store.has(keyFor(mailboxId, sha256Hex(data)))).toBe(false);
         expect(await harness.listKeys()).toEqual(before);
       });
 
@@ -269,7 +276,7 @@ export function describeRawStoreContract(
           source: { kind: 'file', path: spool(data) },
         });
         expect(await archiveErrorCode(put)).toBe('CHECKSUM_MISMATCH');
-        expect(await harness.store.has(rawObjectKey(mailboxId, claimed))).toBe(false);
+        expect(await harness.store.has(keyFor(mailboxId, claimed))).toBe(false);
         expect(await harness.listKeys()).toEqual(before);
       });
     });
@@ -296,7 +303,7 @@ export function describeRawStoreContract(
     });
 
     it('reports an unknown key as absent (has) and NOT_FOUND (get)', async () => {
-      const key = rawObjectKey(unique('mbx'), sha256Hex(randomBytes(8)));
+      const key = keyFor(unique('mbx'), sha256Hex(randomBytes(8)));
       expect(await harness.store.has(key)).toBe(false);
       expect(await archiveErrorCode(harness.store.get(key))).toBe('NOT_FOUND');
     });
@@ -765,6 +772,116 @@ export function describeMessageIndexContract(
       });
     });
 
+    describe('listing filters', () => {
+      const base = '2024-03-01T00:00:00.000Z';
+      const SUBJECTS = [
+        'Invoice March',
+        'hello',
+        'RE: your INVOICE',
+        'Ünïcode ÄÖÜ',
+        'nothing to see',
+        'invoices attached',
+      ];
+      const alice = { address: 'alice@example.test', name: 'Alice' };
+      let mailboxId: string;
+      let records: MessageRecord[];
+
+      beforeAll(async () => {
+        mailboxId = unique('filter');
+        records = Array.from({ length: 30 }, (_, i) =>
+          makeRecord({
+            mailboxId,
+            messageKey: `f-${String(i).padStart(2, '0')}`,
+            subject: i === 7 ? null : (SUBJECTS[i % SUBJECTS.length] ?? null),
+            // Every fourth without attachments; 10 and 11 share an instant (ties by key).
+            ...(i % 4 === 0 ? { attachments: [] } : {}),
+            ...(i % 3 === 0 ? { from: [alice] } : {}),
+            date: hoursAfter(base, i === 11 ? 10 : i),
+          }),
+        );
+        await putAll([...records].sort((a, b) => a.sha256.localeCompare(b.sha256)));
+      });
+
+      /** Newest first, ties by message key descending: the order every listing uses. */
+      function newest(list: MessageRecord[]): string[] {
+        return [...list]
+          .sort((a, b) =>
+            a.date === b.date
+              ? Buffer.compare(Buffer.from(b.messageKey), Buffer.from(a.messageKey))
+              : (b.date ?? '').localeCompare(a.date ?? ''),
+          )
+          .map((r) => r.messageKey);
+      }
+
+      /** Every page of a filtered listing, checking that none holds more than `limit` items. */
+      async function pages(
+        query: Omit<ListMessagesQuery, 'cursor'>,
+        sender?: string,
+      ): Promise<string[]> {
+        const { items } = await collectPages(async (cursor) => {
+          const page =
+            sender === undefined
+              ? await index.listMessages(mailboxId, { ...query, cursor })
+              : await index.listBySender(mailboxId, sender, { ...query, cursor });
+          expect(page.items.length).toBeLessThanOrEqual(query.limit);
+          return page;
+        });
+        return items.map((r) => r.messageKey);
+      }
+
+      function withSubject(needle: string) {
+        return (r: MessageRecord) => r.subject?.toLowerCase().includes(needle) ?? false;
+      }
+
+      it('filters by a case-insensitive subject substring across pages, without duplicates or gaps', async () => {
+        for (const [needle, lower] of [
+          ['invoice', 'invoice'],
+          ['INVOICE', 'invoice'],
+          ['VoIcEs', 'voices'],
+          ['ÜNÏCODE äöü', 'ünïcode äöü'],
+        ] as const) {
+          const expected = newest(records.filter(withSubject(lower)));
+          expect(expected.length).toBeGreaterThan(0);
+          expect(await pages({ limit: 2, subject: needle })).toEqual(expected);
+        }
+      });
+
+      it('filters by attachments, with and without, across pages', async () => {
+        expect(await pages({ limit: 3, hasAttachments: true })).toEqual(
+          newest(records.filter((r) => r.attachments.length > 0)),
+        );
+        expect(await pages({ limit: 3, hasAttachments: false })).toEqual(
+          newest(records.filter((r) => r.attachments.length === 0)),
+        );
+      });
+
+      it('combines filters with each other, with a date range, and in the sender listing', async () => {
+        const invoice = withSubject('invoice');
+        expect(await pages({ limit: 2, subject: 'invoice', hasAttachments: false })).toEqual(
+          newest(records.filter((r) => invoice(r) && r.attachments.length === 0)),
+        );
+        const since = hoursAfter(base, 6);
+        const until = hoursAfter(base, 20);
+        expect(await pages({ limit: 1, subject: 'Invoice', since, until })).toEqual(
+          newest(
+            records.filter((r) => invoice(r) && (r.date ?? '') >= since && (r.date ?? '') <= until),
+          ),
+        );
+        const fromAlice = records.filter((r) => r.from[0]?.address === alice.address);
+        expect(await pages({ limit: 2, hasAttachments: true }, 'ALICE@example.test')).toEqual(
+          newest(fromAlice.filter((r) => r.attachments.length > 0)),
+        );
+        expect(await pages({ limit: 2, subject: 'hello' }, alice.address)).toEqual(
+          newest(fromAlice.filter(withSubject('hello'))),
+        );
+      });
+
+      it('ends with an empty listing when nothing matches, and never matches a missing subject', async () => {
+        expect(await pages({ limit: 5, subject: 'no such subject anywhere' })).toEqual([]);
+        expect(await pages({ limit: 10, subject: 'e' })).not.toContain('f-07');
+      });
+    });
+
     describe('lease', () => {
       const ttlMs = 60_000;
       const t0 = 1_700_000_000_000;
@@ -870,6 +987,177 @@ export function describeMessageIndexContract(
         await index.putRun(started);
         await index.putRun(ended);
         expect(await index.listRuns(mailboxId, 10)).toStrictEqual([ended]);
+      });
+    });
+
+    describe('mailbox summaries', () => {
+      function summaryOf(mailboxId: string, records: MessageRecord[]) {
+        return {
+          mailboxId,
+          messages: records.length,
+          octets: records.reduce((sum, r) => sum + r.octets, 0),
+        };
+      }
+
+      it('counts each record once as it is created; a put that finds one counts nothing', async () => {
+        const mailboxId = unique('summary');
+        expect(await index.getMailbox(mailboxId)).toBeNull();
+        const records = Array.from({ length: 5 }, () => makeRecord({ mailboxId }));
+        await putAll(records);
+        expect(await index.getMailbox(mailboxId)).toStrictEqual({
+          ...summaryOf(mailboxId, records),
+          lastRun: null,
+          lastSuccessAt: null,
+        });
+        const first = records[0] as MessageRecord;
+        const again = await index.putMessage({ ...first, octets: 1, subject: 'again' });
+        expect(again).toStrictEqual({ created: false, existing: first });
+        // A second message under one UIDL is a record of its own, and counts.
+        const variant = {
+          ...first,
+          messageKey: `${first.messageKey}#sha256:${'ab'.repeat(32)}`,
+          octets: 10,
+        };
+        await putAll([variant]);
+        expect(await index.getMailbox(mailboxId)).toMatchObject(
+          summaryOf(mailboxId, [...records, variant]),
+        );
+        expect(await index.getMailbox(unique('summary'))).toBeNull();
+      });
+
+      it('counts concurrent puts exactly, repeated ones included', async () => {
+        const mailboxId = unique('summary');
+        const records = Array.from({ length: 24 }, () => makeRecord({ mailboxId }));
+        const results = await Promise.all(
+          [...records, ...records.slice(0, 8)].map((r) => index.putMessage(r)),
+        );
+        expect(results.filter((r) => r.created)).toHaveLength(records.length);
+        expect(await index.getMailbox(mailboxId)).toMatchObject(summaryOf(mailboxId, records));
+      });
+
+      it('lists every mailbox with a record or a run, once, by id; a lease alone is no mailbox', async () => {
+        const prefix = unique('mbxlist');
+        const [a, b, c] = [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`];
+        const record = makeRecord({ mailboxId: b });
+        await putAll([record]);
+        const run = makeRun(a, '2024-05-01T10:00:00.000Z', { outcome: 'success' });
+        await index.putRun(run);
+        await index.acquireLease({ mailboxId: c, owner: 'x', now: Date.now(), ttlMs: 60_000 });
+        const all = await index.listMailboxes();
+        const ids = all.map((m) => m.mailboxId);
+        expect(new Set(ids).size).toBe(ids.length);
+        expect(ids).toEqual(
+          [...ids].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))),
+        );
+        const mine = all.filter((m) => m.mailboxId.startsWith(prefix));
+        expect(mine).toStrictEqual([
+          {
+            mailboxId: a,
+            messages: 0,
+            octets: 0,
+            lastRun: {
+              runId: run.runId,
+              outcome: 'success',
+              endedAt: run.endedAt,
+              errorCode: run.errorCode,
+              errorMessage: run.errorMessage,
+            },
+            lastSuccessAt: run.endedAt,
+          },
+          { ...summaryOf(b, [record]), lastRun: null, lastSuccessAt: null },
+        ]);
+        expect(await index.getMailbox(a)).toStrictEqual(mine[0]);
+        expect(await index.getMailbox(c)).toBeNull();
+      });
+
+      it('moves lastRun only forward in time; lastSuccessAt is the latest success or partial', async () => {
+        const mailboxId = unique('lastrun');
+        const run = (startedAt: string, endedAt: string, outcome: RunRecord['outcome']) =>
+          makeRun(mailboxId, startedAt, { endedAt, outcome, errorCode: null, errorMessage: null });
+        const state = async () => {
+          const summary = await index.getMailbox(mailboxId);
+          return {
+            lastRun: summary?.lastRun?.runId,
+            outcome: summary?.lastRun?.outcome,
+            lastSuccessAt: summary?.lastSuccessAt,
+          };
+        };
+        const r1 = run('2024-05-01T10:00:00.000Z', '2024-05-01T10:05:00.000Z', 'success');
+        await index.putRun(r1);
+        expect((await index.getMailbox(mailboxId))?.lastRun).toStrictEqual({
+          runId: r1.runId,
+          outcome: 'success',
+          endedAt: r1.endedAt,
+          errorCode: null,
+          errorMessage: null,
+        });
+        const r2 = run('2024-05-03T10:00:00.000Z', '2024-05-03T10:05:00.000Z', 'failed');
+        await index.putRun(r2);
+        expect(await state()).toEqual({
+          lastRun: r2.runId,
+          outcome: 'failed',
+          lastSuccessAt: r1.endedAt,
+        });
+        // A late writer of an older run: not the last run, but the latest success.
+        const r3 = run('2024-05-02T10:00:00.000Z', '2024-05-02T10:05:00.000Z', 'partial');
+        await index.putRun(r3);
+        expect(await state()).toEqual({
+          lastRun: r2.runId,
+          outcome: 'failed',
+          lastSuccessAt: r3.endedAt,
+        });
+        // An older failure changes nothing.
+        await index.putRun(run('2024-05-01T12:00:00.000Z', '2024-05-01T12:05:00.000Z', 'failed'));
+        expect(await state()).toEqual({
+          lastRun: r2.runId,
+          outcome: 'failed',
+          lastSuccessAt: r3.endedAt,
+        });
+        // The last run written again with the same end: it replaces itself.
+        await index.putRun({ ...r2, outcome: 'success' });
+        expect(await state()).toEqual({
+          lastRun: r2.runId,
+          outcome: 'success',
+          lastSuccessAt: r2.endedAt,
+        });
+        // Instants, not strings: 01:00+02:00 on the 4th is 23:00Z on the 3rd, before 23:30Z.
+        const r5 = makeRun(mailboxId, '2024-05-03T23:00:00.000Z', {
+          endedAt: '2024-05-03T23:30:00.000Z',
+          outcome: 'retry-later',
+          errorCode: 'TIMEOUT',
+          errorMessage: 'server too slow',
+        });
+        const r6 = run('2024-05-03T22:00:00.000Z', '2024-05-04T01:00:00+02:00', 'success');
+        await index.putRun(r5);
+        await index.putRun(r6);
+        expect(await index.getMailbox(mailboxId)).toStrictEqual({
+          mailboxId,
+          messages: 0,
+          octets: 0,
+          lastRun: {
+            runId: r5.runId,
+            outcome: 'retry-later',
+            endedAt: r5.endedAt,
+            errorCode: 'TIMEOUT',
+            errorMessage: 'server too slow',
+          },
+          lastSuccessAt: r6.endedAt,
+        });
+      });
+
+      it('keeps counts and runs apart: a run resets no count, a put touches no run', async () => {
+        const mailboxId = unique('summary');
+        const run = makeRun(mailboxId, '2024-05-01T10:00:00.000Z', { outcome: 'success' });
+        await index.putRun(run);
+        const records = Array.from({ length: 3 }, () => makeRecord({ mailboxId }));
+        await putAll(records);
+        const later = makeRun(mailboxId, '2024-05-02T10:00:00.000Z', { outcome: 'failed' });
+        await index.putRun(later);
+        expect(await index.getMailbox(mailboxId)).toMatchObject({
+          ...summaryOf(mailboxId, records),
+          lastRun: { runId: later.runId, outcome: 'failed' },
+          lastSuccessAt: run.endedAt,
+        });
       });
     });
   });

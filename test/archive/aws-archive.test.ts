@@ -14,9 +14,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type CancellationReason,
   DynamoDBClient,
   DynamoDBServiceException,
   ProvisionedThroughputExceededException,
+  TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import {
   AbortMultipartUploadCommand,
@@ -833,6 +835,8 @@ describe('DynamoMessageIndex on DynamoDB Local: layout and injected failures', (
       () => index.putRun(runFor('m')),
       () => index.listRuns('m', 1),
       () => index.getMessage('m', 'k'),
+      () => index.listMailboxes(),
+      () => index.getMailbox('m'),
     ]) {
       await expect(call()).rejects.toMatchObject({ code: 'STORE_ACCESS_DENIED', systemic: true });
     }
@@ -905,8 +909,7 @@ describe('DynamoMessageIndex on DynamoDB Local: layout and injected failures', (
       try {
         return await next();
       } catch (error) {
-        delete (error as { Item?: unknown }).Item;
-        throw error;
+        throw withoutReturnedItems(error);
       }
     });
     await expect(indexWith(client).putMessage(record)).rejects.toMatchObject({
@@ -926,15 +929,139 @@ describe('DynamoMessageIndex on DynamoDB Local: layout and injected failures', (
         return await next();
       } catch (error) {
         // As if the table did not support ReturnValuesOnConditionCheckFailure.
-        delete (error as { Item?: unknown }).Item;
-        throw error;
+        throw withoutReturnedItems(error);
       }
     });
     expect(await indexWith(client).putMessage({ ...record, subject: 'other' })).toStrictEqual({
       created: false,
       existing: record,
     });
-    expect(names).toEqual(['PutItemCommand', 'GetItemCommand']);
+    expect(names).toEqual(['TransactWriteItemsCommand', 'GetItemCommand']);
+    expect(await indexWith().getMailbox(record.mailboxId)).toMatchObject({ messages: 1 });
+  });
+
+  it('puts a message and counts it in one transaction, retrying one cancelled by a conflict', async () => {
+    const record = makeRecord({ mailboxId: unique('conflict') });
+    const client = dynamoClientFor(aws);
+    let conflicts = 2;
+    const names: string[] = [];
+    injectDynamo(client, async (name, _input, next) => {
+      names.push(name);
+      if (name === 'TransactWriteItemsCommand' && conflicts-- > 0) {
+        throw cancelled([{ Code: 'None' }, { Code: 'TransactionConflict' }]);
+      }
+      return next();
+    });
+    const index = new DynamoMessageIndex({ client, tableName, transactRetry: FAST_RETRY });
+    expect(await index.putMessage(record)).toEqual({ created: true });
+    expect(names).toEqual(Array(3).fill('TransactWriteItemsCommand'));
+    expect(await indexWith().getMailbox(record.mailboxId)).toMatchObject({
+      messages: 1,
+      octets: record.octets,
+    });
+  });
+
+  it('gives up on a conflict that persists (STORE_UNAVAILABLE), and retries no other cancellation', async () => {
+    const record = makeRecord({ mailboxId: unique('conflict') });
+    const client = dynamoClientFor(aws);
+    let reasons: CancellationReason[] = [{ Code: 'None' }, { Code: 'TransactionConflict' }];
+    let calls = 0;
+    injectDynamo(client, async (name, _input, next) => {
+      if (name !== 'TransactWriteItemsCommand') return next();
+      calls += 1;
+      throw cancelled(reasons);
+    });
+    const index = new DynamoMessageIndex({ client, tableName, transactRetry: FAST_RETRY });
+    await expect(index.putMessage(record)).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      systemic: false,
+      operation: 'TransactWriteItems',
+      awsErrorName: 'TransactionCanceledException',
+    });
+    expect(calls).toBe(FAST_RETRY.attempts);
+    for (const [code, expected] of [
+      ['ValidationError', 'STORE_REJECTED'],
+      ['ThrottlingError', 'STORE_UNAVAILABLE'],
+    ] as const) {
+      calls = 0;
+      reasons = [{ Code: 'None' }, { Code: code }];
+      expect(await archiveErrorCode(index.putMessage(record))).toBe(expected);
+      expect(calls).toBe(1);
+    }
+    expect(await indexWith().getMessage(record.mailboxId, record.messageKey)).toBeNull();
+    expect(await indexWith().getMailbox(record.mailboxId)).toBeNull();
+  });
+
+  it('keeps mailbox summaries in one partition (MAILBOXES / MBX#<id>), and filter attributes on messages', async () => {
+    const mailboxId = unique('summary-layout');
+    const index = indexWith();
+    const record = makeRecord({ mailboxId, messageKey: 'k1', subject: 'Mixed Case ÜNÏ' });
+    await index.putMessage(record);
+    await index.putMessage(makeRecord({ mailboxId, messageKey: 'k2', subject: null }));
+    expect(await rawItem(`MBX#${mailboxId}`, 'MSG#k1')).toMatchObject({
+      subjectLower: 'mixed case ünï',
+      attachmentCount: 2,
+    });
+    expect(await rawItem(`MBX#${mailboxId}`, 'MSG#k2')).not.toHaveProperty('subjectLower');
+    await index.putRun({
+      ...runFor(mailboxId),
+      endedAt: '2024-05-01T12:01:00+02:00',
+    });
+    expect(await rawItem('MAILBOXES', `MBX#${mailboxId}`)).toMatchObject({
+      entity: 'mailbox',
+      mailboxId,
+      messages: 2,
+      lastRun: { runId: 'r', outcome: 'success', endedAt: '2024-05-01T12:01:00+02:00' },
+      lastRunEndedAt: '2024-05-01T10:01:00.000Z',
+      lastSuccessAt: '2024-05-01T12:01:00+02:00',
+    });
+    // A mailbox id that fits the partition key but not the summary's sort key.
+    const long = makeRecord({ mailboxId: `${mailboxId}${'m'.repeat(1100)}`, messageId: null });
+    await expect(index.putMessage(long)).rejects.toMatchObject({
+      code: 'KEY_TOO_LARGE',
+      attribute: SK,
+    });
+    expect(await index.getMessage(long.mailboxId, long.messageKey)).toBeNull();
+    expect(await index.getMailbox(long.mailboxId)).toBeNull();
+  });
+
+  it('reads at most pagesPerCall Query pages per filtered listing call, then hands back a cursor', async () => {
+    const mailboxId = unique('budget');
+    const plain = indexWith();
+    // Ten messages an hour apart; b-0 to b-3 and b-5 have attachments. Read three at a time and two
+    // reads a call, the first call finds only b-5 (a short page), and the second finds three and
+    // must stop in the middle of a read, after b-2.
+    const withAttachments = new Set([0, 1, 2, 3, 5]);
+    const records = Array.from({ length: 10 }, (_, i) =>
+      makeRecord({
+        mailboxId,
+        messageKey: `b-${i}`,
+        date: new Date(Date.UTC(2024, 0, 1, i)).toISOString(),
+        ...(withAttachments.has(i) ? {} : { attachments: [] }),
+      }),
+    );
+    for (const record of records) await plain.putMessage(record);
+    const client = dynamoClientFor(aws);
+    let queries = 0;
+    injectDynamo(client, async (name, _input, next) => {
+      if (name === 'QueryCommand') queries += 1;
+      return next();
+    });
+    const index = new DynamoMessageIndex({
+      client,
+      tableName,
+      listBudget: { pagesPerCall: 2, filteredPageItems: 3 },
+    });
+    const pages: string[][] = [];
+    let cursor: string | null = null;
+    do {
+      queries = 0;
+      const page = await index.listMessages(mailboxId, { limit: 2, hasAttachments: true, cursor });
+      expect(queries).toBeLessThanOrEqual(2);
+      pages.push(page.items.map((r) => r.messageKey));
+      cursor = page.cursor;
+    } while (cursor !== null && pages.length < 10);
+    expect(pages).toEqual([['b-5'], ['b-3', 'b-2'], ['b-1', 'b-0']]);
   });
 
   it('marks deleted with at most 16 updates in flight, and reports a failure other than a missing key', async () => {
@@ -1011,6 +1138,23 @@ describe('DynamoMessageIndex on DynamoDB Local: layout and injected failures', (
     expect(await archiveErrorCode(index.listRuns('m', 0))).toBe('INVALID_ARGUMENT');
   });
 });
+
+const FAST_RETRY = { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 };
+
+function cancelled(reasons: CancellationReason[]): TransactionCanceledException {
+  return new TransactionCanceledException({
+    $metadata: { httpStatusCode: 400 },
+    message: 'injected cancellation',
+    CancellationReasons: reasons,
+  });
+}
+
+/** A cancelled transaction as if the table returned no items with the refusal. */
+function withoutReturnedItems(error: unknown): unknown {
+  const reasons = (error as { CancellationReasons?: CancellationReason[] }).CancellationReasons;
+  for (const reason of reasons ?? []) delete reason.Item;
+  return error;
+}
 
 function runFor(mailboxId: string) {
   return {

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import type {
   LeaseRequest,
   ListMessagesQuery,
+  MailboxSummary,
   MessageIndex,
   MessagePage,
   MessageRecord,
@@ -126,6 +127,40 @@ export class MemoryMessageIndex implements MessageIndex {
 
   async putRun(run: RunRecord): Promise<void> {
     this.runs.push(structuredClone(run));
+  }
+
+  async listMailboxes(): Promise<MailboxSummary[]> {
+    const ids = new Set(
+      [...this.messages.values()].map((m) => m.mailboxId).concat(this.runs.map((r) => r.mailboxId)),
+    );
+    return Promise.all(
+      [...ids].sort().map(async (id) => (await this.getMailbox(id)) as MailboxSummary),
+    );
+  }
+
+  async getMailbox(mailboxId: string): Promise<MailboxSummary | null> {
+    const records = [...this.messages.values()].filter((m) => m.mailboxId === mailboxId);
+    const runs = this.runs.filter((r) => r.mailboxId === mailboxId);
+    if (records.length === 0 && runs.length === 0) return null;
+    const last = runs[runs.length - 1];
+    const lastSuccess = runs
+      .filter((r) => r.outcome === 'success' || r.outcome === 'partial')
+      .pop();
+    return {
+      mailboxId,
+      messages: records.length,
+      octets: records.reduce((sum, r) => sum + r.octets, 0),
+      lastRun: last
+        ? {
+            runId: last.runId,
+            outcome: last.outcome,
+            endedAt: last.endedAt,
+            errorCode: last.errorCode,
+            errorMessage: last.errorMessage,
+          }
+        : null,
+      lastSuccessAt: lastSuccess?.endedAt ?? null,
+    };
   }
 
   async listRuns(mailboxId: string, limit: number): Promise<RunRecord[]> {

@@ -7,10 +7,14 @@
  *
  * Lookups of keys too large to be stored find nothing instead of failing: a server may send a
  * 2 KB UIDL, and only the write of that one message should fail (KEY_TOO_LARGE), not the run.
+ *
+ * A mailbox's summary counts its records in the same transaction that creates them, so the counts
+ * never drift from the records, whatever fails or is retried. Its last run is kept by conditional
+ * updates that only ever move it forward in time.
  */
 
 import { setTimeout as delay } from 'node:timers/promises';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { CancellationReason, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
@@ -20,16 +24,19 @@ import {
   PutCommand,
   QueryCommand,
   type QueryCommandInput,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
+  ATTACHMENT_COUNT,
   BY_DATE_INDEX,
   BY_MESSAGE_ID_INDEX,
   BY_SENDER_INDEX,
   checkKeySize,
   ENTITY,
   type Entity,
+  FILTER_ATTRIBUTES,
   fitsKey,
   GSI1PK,
   GSI1SK,
@@ -38,8 +45,11 @@ import {
   GSI3SK,
   KEY_ATTRIBUTES,
   LEASE_SK,
+  MAILBOXES_PK,
   MESSAGE_PREFIX,
   mailboxPk,
+  mailboxSummaryKey,
+  messageFilterAttributes,
   messageIdPk,
   messageKeys,
   messageSk,
@@ -48,13 +58,21 @@ import {
   requireSortableIso,
   runSk,
   SK,
+  SUBJECT_LOWER,
   senderPk,
   TTL_ATTRIBUTE,
 } from './dynamodb-table.js';
-import { ArchiveError, InvalidCursorError, toArchiveError } from './errors.js';
+import {
+  ArchiveError,
+  type ArchiveErrorCode,
+  ArchiveStoreError,
+  InvalidCursorError,
+  toArchiveError,
+} from './errors.js';
 import type {
   LeaseRequest,
   ListMessagesQuery,
+  MailboxSummary,
   MessageIndex,
   MessagePage,
   MessageRecord,
@@ -70,6 +88,17 @@ const BATCH_GET_CONCURRENCY = 4;
 export const MARK_DELETED_CONCURRENCY = 16;
 /** Query's own ceiling is 1 MB per page; this keeps one API call's page bounded in items too. */
 export const MAX_PAGE_LIMIT = 1000;
+/**
+ * A filtered listing reads index pages until it has `limit` matches, but at most this many per call,
+ * so one request's cost (and latency) stays bounded however rare the matches are; the caller gets a
+ * short page and a cursor instead.
+ */
+export const DEFAULT_LIST_PAGES_PER_CALL = 5;
+/**
+ * With a filter, each index page reads at least this many items: a selective filter over pages of
+ * `limit` (say 10) items would spend the page budget on a few dozen items.
+ */
+export const DEFAULT_FILTERED_PAGE_ITEMS = 100;
 /** A cursor is a few hundred characters; anything far longer is not one of ours. */
 const MAX_CURSOR_LENGTH = 8192;
 const CURSOR_VERSION = 1;
@@ -86,11 +115,33 @@ export interface RetryPolicy {
  */
 export const DEFAULT_BATCH_RETRY: RetryPolicy = { attempts: 8, baseDelayMs: 50, maxDelayMs: 2000 };
 
+/**
+ * Every message put of a mailbox also updates its summary item, and DynamoDB cancels a transaction
+ * that touches an item another transaction is writing (TransactionConflict). The pull run persists
+ * several messages at once, so conflicts are expected now and then, and resolve within a few tries.
+ */
+export const DEFAULT_TRANSACT_RETRY: RetryPolicy = {
+  attempts: 8,
+  baseDelayMs: 20,
+  maxDelayMs: 1000,
+};
+
+export interface ListBudget {
+  /** Query pages one listing call reads at most. */
+  pagesPerCall: number;
+  /** The least Limit of each Query when a subject or attachment filter is set. */
+  filteredPageItems: number;
+}
+
 export interface DynamoMessageIndexOptions {
   client: DynamoDBClient;
   tableName: string;
   /** Back-off for unprocessed batch keys (tests shorten it). */
   batchRetry?: RetryPolicy;
+  /** Back-off for transactions cancelled by a conflict (tests shorten it). */
+  transactRetry?: RetryPolicy;
+  /** How much one filtered listing call may read (tests shrink it). */
+  listBudget?: ListBudget;
 }
 
 type IndexName = typeof BY_DATE_INDEX | typeof BY_SENDER_INDEX;
@@ -109,6 +160,7 @@ type Item = Record<string, unknown>;
 function stripKeys(item: Item): Item {
   const record: Item = { ...item };
   for (const attribute of KEY_ATTRIBUTES) delete record[attribute];
+  for (const attribute of FILTER_ATTRIBUTES) delete record[attribute];
   return record;
 }
 
@@ -122,6 +174,48 @@ function toRun(item: Item): RunRecord {
 
 function isConditionFailed(error: unknown): error is { name: string; Item?: unknown } {
   return (error as { name?: unknown } | null)?.name === 'ConditionalCheckFailedException';
+}
+
+function cancellationReasons(error: unknown): CancellationReason[] | null {
+  const shape = error as { name?: unknown; CancellationReasons?: unknown } | null;
+  if (shape?.name !== 'TransactionCanceledException') return null;
+  return Array.isArray(shape.CancellationReasons)
+    ? (shape.CancellationReasons as CancellationReason[])
+    : [];
+}
+
+/** What a cancelled transaction means when no condition of ours failed. */
+function cancellationCode(reasons: readonly CancellationReason[]): ArchiveErrorCode {
+  const codes = new Set(reasons.map((r) => r.Code));
+  if (codes.has('ThrottlingError') || codes.has('ProvisionedThroughputExceeded')) {
+    return 'STORE_UNAVAILABLE';
+  }
+  if (codes.has('ValidationError') || codes.has('ItemCollectionSizeLimitExceeded')) {
+    return 'STORE_REJECTED';
+  }
+  return 'STORE_FAILED';
+}
+
+function httpStatusOf(error: unknown): number | null {
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata
+    ?.httpStatusCode;
+  return typeof status === 'number' ? status : null;
+}
+
+/** Full jitter: concurrent callers that were refused together do not retry together. */
+function backoffMs(policy: RetryPolicy, attempt: number): number {
+  return Math.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 2));
+}
+
+function toSummary(item: Item): MailboxSummary {
+  const lastRun = item.lastRun as MailboxSummary['lastRun'] | undefined;
+  return {
+    mailboxId: item.mailboxId as string,
+    messages: (item.messages as number | undefined) ?? 0,
+    octets: (item.octets as number | undefined) ?? 0,
+    lastRun: lastRun ?? null,
+    lastSuccessAt: (item.lastSuccessAt as string | undefined) ?? null,
+  };
 }
 
 function requireLimit(limit: number): number {
@@ -216,6 +310,8 @@ export class DynamoMessageIndex implements MessageIndex {
   readonly #doc: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #batchRetry: RetryPolicy;
+  readonly #transactRetry: RetryPolicy;
+  readonly #listBudget: ListBudget;
 
   constructor(options: DynamoMessageIndexOptions) {
     // removeUndefinedValues: an optional field left undefined is simply not stored, and reads back
@@ -225,40 +321,121 @@ export class DynamoMessageIndex implements MessageIndex {
     });
     this.#table = options.tableName;
     this.#batchRetry = options.batchRetry ?? DEFAULT_BATCH_RETRY;
+    this.#transactRetry = options.transactRetry ?? DEFAULT_TRANSACT_RETRY;
+    this.#listBudget = options.listBudget ?? {
+      pagesPerCall: DEFAULT_LIST_PAGES_PER_CALL,
+      filteredPageItems: DEFAULT_FILTERED_PAGE_ITEMS,
+    };
   }
 
   async putMessage(record: MessageRecord): Promise<PutMessageResult> {
     const keys = messageKeys(record);
-    try {
-      await this.#doc.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: { ...record, ...keys, [ENTITY]: 'message' satisfies Entity },
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': PK },
-          // The existing record comes back with the refusal: no second round trip.
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { created: true };
-    } catch (error) {
-      if (!isConditionFailed(error)) throw toArchiveError(error, this.#op('PutItem'));
-      // The document client does not unmarshall items carried by errors.
-      const old = error.Item as Parameters<typeof unmarshall>[0] | undefined;
-      const existing =
-        old !== undefined
-          ? toMessage(unmarshall(old))
-          : await this.getMessage(record.mailboxId, record.messageKey);
-      if (existing === null) {
-        // Only possible if the record was deleted between the refusal and our read.
-        throw new ArchiveError(
-          'STORE_CONFLICT',
-          `record ${record.messageKey} existed and then vanished; retry`,
-          { cause: error },
+    const summaryKey = mailboxSummaryKey(record.mailboxId);
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > 1) await delay(backoffMs(this.#transactRetry, attempt));
+      try {
+        // The SDK fills in ClientRequestToken and reuses it on its own retries, so a retry of a
+        // transaction that went through (its answer lost) succeeds again instead of being refused.
+        await this.#doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: this.#table,
+                  Item: {
+                    ...record,
+                    ...keys,
+                    ...messageFilterAttributes(record),
+                    [ENTITY]: 'message' satisfies Entity,
+                  },
+                  ConditionExpression: 'attribute_not_exists(#pk)',
+                  ExpressionAttributeNames: { '#pk': PK },
+                  // The existing record comes back with the refusal: no second round trip.
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                },
+              },
+              {
+                Update: {
+                  TableName: this.#table,
+                  Key: summaryKey,
+                  // ADD creates the counters at zero on the mailbox's first record.
+                  UpdateExpression:
+                    'SET #mailboxId = :mailboxId, #entity = :entity ADD #messages :one, #octets :octets',
+                  ExpressionAttributeNames: {
+                    '#mailboxId': 'mailboxId',
+                    '#entity': ENTITY,
+                    '#messages': 'messages',
+                    '#octets': 'octets',
+                  },
+                  ExpressionAttributeValues: {
+                    ':mailboxId': record.mailboxId,
+                    ':entity': 'mailbox' satisfies Entity,
+                    ':one': 1,
+                    ':octets': record.octets,
+                  },
+                },
+              },
+            ],
+          }),
         );
+        return { created: true };
+      } catch (error) {
+        const reasons = cancellationReasons(error);
+        if (reasons === null) throw toArchiveError(error, this.#op('TransactWriteItems'));
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') {
+          return { created: false, existing: await this.#existing(record, reasons[0], error) };
+        }
+        if (!reasons.some((r) => r.Code === 'TransactionConflict')) {
+          throw this.#cancelled(cancellationCode(reasons), reasons, error);
+        }
+        if (attempt >= this.#transactRetry.attempts) {
+          throw this.#cancelled('STORE_UNAVAILABLE', reasons, error, attempt);
+        }
       }
-      return { created: false, existing };
     }
+  }
+
+  /** The record whose existence cancelled the put: from the cancellation, else read back. */
+  async #existing(
+    record: MessageRecord,
+    reason: CancellationReason,
+    error: unknown,
+  ): Promise<MessageRecord> {
+    // The document client does not unmarshall items carried by errors.
+    const old = reason.Item;
+    const existing =
+      old !== undefined
+        ? toMessage(unmarshall(old))
+        : await this.getMessage(record.mailboxId, record.messageKey);
+    if (existing === null) {
+      // Only possible if the record was deleted between the refusal and our read.
+      throw new ArchiveError(
+        'STORE_CONFLICT',
+        `record ${record.messageKey} existed and then vanished; retry`,
+        { cause: error },
+      );
+    }
+    return existing;
+  }
+
+  #cancelled(
+    code: ArchiveErrorCode,
+    reasons: readonly CancellationReason[],
+    error: unknown,
+    attempts?: number,
+  ): ArchiveStoreError {
+    const codes = reasons.map((r) => r.Code ?? 'None').join(', ');
+    const tries = attempts === undefined ? '' : ` (${attempts} attempts)`;
+    return new ArchiveStoreError(
+      code,
+      {
+        ...this.#op('TransactWriteItems'),
+        awsErrorName: 'TransactionCanceledException',
+        httpStatusCode: httpStatusOf(error),
+        detail: `transaction cancelled: [${codes}]${tries}`,
+      },
+      { cause: error },
+    );
   }
 
   async getMessage(mailboxId: string, messageKey: string): Promise<MessageRecord | null> {
@@ -314,12 +491,7 @@ export class DynamoMessageIndex implements MessageIndex {
             `dynamodb BatchGetItem left ${pending.length} keys unprocessed after ${this.#batchRetry.attempts} attempts`,
           );
         }
-        // Full jitter: concurrent batches that were throttled together do not retry together.
-        const cap = Math.min(
-          this.#batchRetry.maxDelayMs,
-          this.#batchRetry.baseDelayMs * 2 ** (attempt - 2),
-        );
-        await delay(Math.random() * cap);
+        await delay(backoffMs(this.#batchRetry, attempt));
       }
       let out: BatchGetCommandOutput;
       try {
@@ -410,39 +582,84 @@ export class DynamoMessageIndex implements MessageIndex {
       range = ' AND #sk <= :high';
       values[':high'] = high;
     }
+    const names: Record<string, string> = {
+      '#pk': pkName,
+      ...(range === '' ? {} : { '#sk': skName }),
+    };
+    const filters: string[] = [];
+    if (index === BY_SENDER_INDEX) {
+      // "FROM#a#b#c@x" is mailbox "a" with sender "b#c@x" and mailbox "a#b" with sender "c@x":
+      // never show one mailbox's mail in another's listing.
+      filters.push('#mailbox = :mailbox');
+      names['#mailbox'] = 'mailboxId';
+      values[':mailbox'] = mailboxId;
+    }
+    // An empty substring would match every subject, and nothing else about the query changes.
+    const subject = query.subject === undefined ? '' : query.subject.toLowerCase();
+    if (subject !== '') {
+      filters.push('contains(#subject, :subject)');
+      names['#subject'] = SUBJECT_LOWER;
+      values[':subject'] = subject;
+    }
+    if (query.hasAttachments !== undefined) {
+      filters.push(query.hasAttachments ? '#attachments > :none' : '#attachments = :none');
+      names['#attachments'] = ATTACHMENT_COUNT;
+      values[':none'] = 0;
+    }
+    const selective = subject !== '' || query.hasAttachments !== undefined;
     const input: QueryCommandInput = {
       TableName: this.#table,
       IndexName: index,
       KeyConditionExpression: `#pk = :pk${range}`,
-      ExpressionAttributeNames: { '#pk': pkName, ...(range === '' ? {} : { '#sk': skName }) },
+      ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
       ScanIndexForward: false,
-      Limit: limit,
-      ExclusiveStartKey: start,
+      ...(filters.length === 0 ? {} : { FilterExpression: filters.join(' AND ') }),
     };
-    if (index === BY_SENDER_INDEX) {
-      // "FROM#a#b#c@x" is mailbox "a" with sender "b#c@x" and mailbox "a#b" with sender "c@x":
-      // never show one mailbox's mail in another's listing. (Such a page may come back short.)
-      input.FilterExpression = '#mailbox = :mailbox';
-      input.ExpressionAttributeNames = {
-        ...input.ExpressionAttributeNames,
-        '#mailbox': 'mailboxId',
-      };
-      values[':mailbox'] = mailboxId;
+    // A start key is exactly the table's and the index's key attributes of an item.
+    const keyOf = (item: Item): Record<string, string> =>
+      Object.fromEntries([PK, SK, pkName, skName].map((name) => [name, item[name] as string]));
+
+    const items: MessageRecord[] = [];
+    let exclusiveStart: Record<string, string> | undefined = start;
+    let next: Record<string, string> | undefined;
+    for (let page = 1; ; page++) {
+      const remaining = limit - items.length;
+      // Limit counts items read, before the filter: with a filter, read ahead, and cut below.
+      input.Limit = selective
+        ? Math.min(MAX_PAGE_LIMIT, Math.max(remaining, this.#listBudget.filteredPageItems))
+        : remaining;
+      input.ExclusiveStartKey = exclusiveStart;
+      let found: Item[];
+      let last: Record<string, string> | undefined;
+      try {
+        const out = await this.#doc.send(new QueryCommand(input));
+        found = out.Items ?? [];
+        last = out.LastEvaluatedKey as Record<string, string> | undefined;
+      } catch (error) {
+        throw toArchiveError(error, this.#op('Query'));
+      }
+      if (found.length > remaining) {
+        // More matches than the page holds: continue right after the last one returned.
+        const kept = found.slice(0, remaining);
+        items.push(...kept.map(toMessage));
+        next = keyOf(kept[kept.length - 1] as Item);
+        break;
+      }
+      items.push(...found.map(toMessage));
+      next = last;
+      if (last === undefined || items.length === limit || page >= this.#listBudget.pagesPerCall) {
+        break;
+      }
+      exclusiveStart = last;
     }
-    try {
-      const out = await this.#doc.send(new QueryCommand(input));
-      const last = out.LastEvaluatedKey as Record<string, string> | undefined;
-      return {
-        items: (out.Items ?? []).map(toMessage),
-        cursor:
-          last === undefined
-            ? null
-            : encodeCursor({ v: CURSOR_VERSION, index, mailboxId, partition, key: last }),
-      };
-    } catch (error) {
-      throw toArchiveError(error, this.#op('Query'));
-    }
+    return {
+      items,
+      cursor:
+        next === undefined
+          ? null
+          : encodeCursor({ v: CURSOR_VERSION, index, mailboxId, partition, key: next }),
+    };
   }
 
   async findByMessageId(messageId: string): Promise<MessageRecord[]> {
@@ -534,6 +751,9 @@ export class DynamoMessageIndex implements MessageIndex {
     const sk = runSk(run.startedAt, run.runId);
     checkKeySize(PK, pk);
     checkKeySize(SK, sk);
+    const summaryKey = mailboxSummaryKey(run.mailboxId);
+    // Compared as instants: "01:00+02:00" is earlier than "23:30Z" the day before, as strings not.
+    const endedAt = requireSortableIso('endedAt', run.endedAt);
     try {
       // Unconditional: a run's record is written again when it ends, replacing the one from its start.
       await this.#doc.send(
@@ -544,6 +764,122 @@ export class DynamoMessageIndex implements MessageIndex {
       );
     } catch (error) {
       throw toArchiveError(error, this.#op('PutItem'));
+    }
+    // Not in one transaction with the record: a conditional part that fails would cancel the record
+    // too. A crash in between leaves the summary a run behind until the next run ends.
+    const succeeded = run.outcome === 'success' || run.outcome === 'partial';
+    const lastRun: MailboxSummary['lastRun'] = {
+      runId: run.runId,
+      outcome: run.outcome,
+      endedAt: run.endedAt,
+      errorCode: run.errorCode,
+      errorMessage: run.errorMessage,
+    };
+    // The last success can never be later than the last run, so a run that becomes the last run
+    // moves the last success too when it succeeded; a run older than the last (a late writer) may
+    // still be the latest success.
+    const newest = await this.#advanceSummary(summaryKey, run.mailboxId, endedAt, {
+      orderAttribute: 'lastRunEndedAt',
+      set: {
+        lastRun,
+        ...(succeeded ? { lastSuccessAt: run.endedAt, lastSuccessEndedAt: endedAt } : {}),
+      },
+    });
+    if (!newest && succeeded) {
+      await this.#advanceSummary(summaryKey, run.mailboxId, endedAt, {
+        orderAttribute: 'lastSuccessEndedAt',
+        set: { lastSuccessAt: run.endedAt },
+      });
+    }
+  }
+
+  /**
+   * Sets `set` (and `orderAttribute` to `endedAt`) on the summary unless it already holds a later
+   * `orderAttribute`; creates the summary if there is none. Returns whether it did.
+   */
+  async #advanceSummary(
+    key: Record<string, string>,
+    mailboxId: string,
+    endedAt: string,
+    change: { orderAttribute: string; set: Record<string, unknown> },
+  ): Promise<boolean> {
+    const names: Record<string, string> = {
+      '#order': change.orderAttribute,
+      '#mailboxId': 'mailboxId',
+      '#entity': ENTITY,
+      '#messages': 'messages',
+      '#octets': 'octets',
+    };
+    const values: Record<string, unknown> = {
+      ':endedAt': endedAt,
+      ':mailboxId': mailboxId,
+      ':entity': 'mailbox' satisfies Entity,
+      ':zero': 0,
+    };
+    const assignments = ['#order = :endedAt', '#mailboxId = :mailboxId', '#entity = :entity'];
+    for (const [i, [attribute, value]] of Object.entries(change.set).entries()) {
+      names[`#a${i}`] = attribute;
+      values[`:a${i}`] = value;
+      assignments.push(`#a${i} = :a${i}`);
+    }
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: key,
+          // ADD of zero: a summary first created by a run still reads back with counts.
+          UpdateExpression: `SET ${assignments.join(', ')} ADD #messages :zero, #octets :zero`,
+          // ">=": the run's record written again at its end, with the same endedAt, replaces itself.
+          ConditionExpression: 'attribute_not_exists(#order) OR #order <= :endedAt',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw toArchiveError(error, this.#op('UpdateItem'));
+    }
+  }
+
+  async listMailboxes(): Promise<MailboxSummary[]> {
+    const summaries: MailboxSummary[] = [];
+    let start: Record<string, unknown> | undefined;
+    try {
+      do {
+        const out = await this.#doc.send(
+          new QueryCommand({
+            TableName: this.#table,
+            KeyConditionExpression: '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': PK },
+            ExpressionAttributeValues: { ':pk': MAILBOXES_PK },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        );
+        summaries.push(...(out.Items ?? []).map(toSummary));
+        start = out.LastEvaluatedKey;
+      } while (start !== undefined);
+    } catch (error) {
+      throw toArchiveError(error, this.#op('Query'));
+    }
+    return summaries;
+  }
+
+  async getMailbox(mailboxId: string): Promise<MailboxSummary | null> {
+    const sk = mailboxPk(mailboxId);
+    if (!fitsKey(SK, sk)) return null;
+    try {
+      const out = await this.#doc.send(
+        new GetCommand({
+          TableName: this.#table,
+          Key: { [PK]: MAILBOXES_PK, [SK]: sk },
+          ConsistentRead: true,
+        }),
+      );
+      return out.Item === undefined ? null : toSummary(out.Item);
+    } catch (error) {
+      throw toArchiveError(error, this.#op('GetItem'));
     }
   }
 

@@ -8,6 +8,15 @@
  *                                                           <sortDate>#<messageKey>   <mailboxId>#<messageKey>        <sortDate>#<messageKey>
  *   run      MBX#<mailboxId>    RUN#<startedAt>#<runId>
  *   lease    MBX#<mailboxId>    LEASE                       (owner, expiresAt epoch ms, ttl epoch s)
+ *   mailbox  MAILBOXES          MBX#<mailboxId>             (messages, octets, lastRun, lastSuccessAt,
+ *                                                            and their end times as UTC ISO strings)
+ *
+ * The mailbox summaries share one partition, so listing mailboxes is one Query and never a Scan. A
+ * user has a handful of mailboxes, not thousands, so the partition stays tiny; and every message put
+ * (of any mailbox) adds to it, which caps the whole table at the ~500 message puts a second that one
+ * partition's 1,000 WCU allow for transactional writes: far beyond what a POP3 puller reaches.
+ * Message items also carry `subjectLower` and `attachmentCount`, derived from the record, for the
+ * listing filters (DynamoDB's `contains` is case-sensitive).
  *
  * Keys are the ids as they are (no encoding): DynamoDB keys are opaque strings, so "/", "..", "%" and
  * "#" are all harmless in them. Where two free-form values share one key (GSI3PK) the mailbox id is
@@ -36,6 +45,10 @@ export const ENTITY = 'entity';
 /** Epoch seconds; DynamoDB's TTL deletes the lease item some time after this (within days). */
 export const TTL_ATTRIBUTE = 'ttl';
 
+/** Derived from the record for listing filters; stripped again when a record is read back. */
+export const SUBJECT_LOWER = 'subjectLower';
+export const ATTACHMENT_COUNT = 'attachmentCount';
+
 export const BY_DATE_INDEX = 'GSI1';
 export const BY_MESSAGE_ID_INDEX = 'GSI2';
 export const BY_SENDER_INDEX = 'GSI3';
@@ -52,6 +65,7 @@ export const KEY_ATTRIBUTES: readonly string[] = [
   GSI3SK,
   ENTITY,
 ];
+export const FILTER_ATTRIBUTES: readonly string[] = [SUBJECT_LOWER, ATTACHMENT_COUNT];
 
 export const MAILBOX_PREFIX = 'MBX#';
 export const MESSAGE_PREFIX = 'MSG#';
@@ -59,13 +73,14 @@ export const RUN_PREFIX = 'RUN#';
 export const MESSAGE_ID_PREFIX = 'MID#';
 export const SENDER_PREFIX = 'FROM#';
 export const LEASE_SK = 'LEASE';
+export const MAILBOXES_PK = 'MAILBOXES';
 
 // DynamoDB's limits on key attribute values (UTF-8 bytes), for the table and for every GSI key:
 // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
 export const PARTITION_KEY_MAX_OCTETS = 2048;
 export const SORT_KEY_MAX_OCTETS = 1024;
 
-export type Entity = 'message' | 'run' | 'lease';
+export type Entity = 'message' | 'run' | 'lease' | 'mailbox';
 
 const PARTITION_KEYS: ReadonlySet<string> = new Set([PK, GSI1PK, GSI2PK, GSI3PK]);
 
@@ -164,6 +179,25 @@ export function messageKeys(record: MessageRecord): Record<string, string> {
   }
   for (const [attribute, value] of Object.entries(keys)) checkKeySize(attribute, value);
   return keys;
+}
+
+/**
+ * What the listing filters read: the subject lower-cased (absent without a subject, so no substring
+ * matches it) and how many attachments the parser listed.
+ */
+export function messageFilterAttributes(record: MessageRecord): Record<string, string | number> {
+  const attributes: Record<string, string | number> = {
+    [ATTACHMENT_COUNT]: record.attachments.length,
+  };
+  if (record.subject !== null) attributes[SUBJECT_LOWER] = record.subject.toLowerCase();
+  return attributes;
+}
+
+/** The mailbox's summary item; throws KEY_TOO_LARGE for an id too long to be a sort key. */
+export function mailboxSummaryKey(mailboxId: string): Record<string, string> {
+  const key = { [PK]: MAILBOXES_PK, [SK]: mailboxPk(mailboxId) };
+  checkKeySize(SK, key[SK]);
+  return key;
 }
 
 export function runSk(startedAt: string, runId: string): string {

@@ -101,6 +101,22 @@ export interface ListMessagesQuery {
   /** ISO 8601 bounds on the message date (archive time when the Date header did not parse). */
   since?: string;
   until?: string;
+  /** Case-insensitive substring of the subject; applied while reading the date index, never a scan. */
+  subject?: string;
+  /** Only messages with (true) or without (false) attachments. */
+  hasAttachments?: boolean;
+}
+
+/** A mailbox as the API lists it; kept up to date by putMessage (counts) and putRun (last runs). */
+export interface MailboxSummary {
+  mailboxId: string;
+  /** Records indexed (each message once, variants included). */
+  messages: number;
+  /** Raw octets of those messages. */
+  octets: number;
+  lastRun: Pick<RunRecord, 'runId' | 'outcome' | 'endedAt' | 'errorCode' | 'errorMessage'> | null;
+  /** endedAt of the last run whose outcome was success or partial. */
+  lastSuccessAt: string | null;
 }
 
 export type RunOutcome = 'success' | 'partial' | 'retry-later' | 'failed';
@@ -146,7 +162,10 @@ export interface LeaseRequest {
 }
 
 export interface MessageIndex {
-  /** Conditional create: a record that already exists is returned, never overwritten or duplicated. */
+  /**
+   * Conditional create: a record that already exists is returned, never overwritten or duplicated. A
+   * created record counts into its mailbox summary in the same atomic write.
+   */
   putMessage(record: MessageRecord): Promise<PutMessageResult>;
   getMessage(mailboxId: string, messageKey: string): Promise<MessageRecord | null>;
   /** Batch lookup (no per-message round trips on the pull path). Missing keys are absent from the map. */
@@ -156,7 +175,10 @@ export interface MessageIndex {
   ): Promise<Map<string, MessageRecord>>;
   /** Sets deletedFromServerAt on records that exist; unknown keys are ignored. */
   markDeleted(mailboxId: string, messageKeys: readonly string[], at: string): Promise<void>;
-  /** A mailbox's messages, newest first by date. */
+  /**
+   * A mailbox's messages, newest first by date. With filters, a page may hold fewer than `limit` items
+   * and still carry a cursor: the adapter reads a bounded number of index pages per call.
+   */
   listMessages(mailboxId: string, query: ListMessagesQuery): Promise<MessagePage>;
   findByMessageId(messageId: string): Promise<MessageRecord[]>;
   /** A mailbox's messages from one sender address (case-insensitive), newest first. */
@@ -170,4 +192,8 @@ export interface MessageIndex {
   putRun(run: RunRecord): Promise<void>;
   /** Most recent first. */
   listRuns(mailboxId: string, limit: number): Promise<RunRecord[]>;
+
+  /** Every mailbox that has a record or a run, by id. Read from summary items, never a scan. */
+  listMailboxes(): Promise<MailboxSummary[]>;
+  getMailbox(mailboxId: string): Promise<MailboxSummary | null>;
 }

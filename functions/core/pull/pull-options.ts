@@ -62,8 +62,11 @@ export const PULL_DEFAULTS = {
   finishReserveShare: 0.2,
   /** The POP3 session ends this long before the hard deadline, whatever happens. */
   sessionMarginMs: 2_000,
-  /** A lease outlives the run's hard deadline by this much, so a live run is never overtaken. */
-  leaseMarginMs: 60_000,
+  /**
+   * A lease lasts this long and a live run renews it every third of that, so a crashed run (a killed
+   * CLI, an out-of-memory Lambda) blocks its mailbox for two minutes at most, not for its whole budget.
+   */
+  leaseTtlMs: 120_000,
   /** Per-message failures kept in the run record (the counts are always complete). */
   maxFailuresRecorded: 50,
 } as const;

@@ -112,6 +112,8 @@ class RunState {
   readonly failures: RunRecord['failures'] = [];
   stopReason: string | null = null;
   fatal: unknown = null;
+  /** Drops the POP3 session without QUIT; set once the session is open. */
+  abort: () => void = () => {};
 
   fail(messageKey: string, err: unknown): void {
     this.counts.failed += 1;
@@ -172,24 +174,48 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
     return record;
   };
 
-  const leased = await deps.index.acquireLease({
-    mailboxId,
-    owner: runId,
-    now: startedAt,
-    ttlMs: Math.max(0, options.hardDeadline - startedAt) + PULL_DEFAULTS.leaseMarginMs,
-  });
+  const lease = { mailboxId, owner: runId, ttlMs: PULL_DEFAULTS.leaseTtlMs };
+  const leased = await deps.index.acquireLease({ ...lease, now: startedAt });
   if (!leased) {
-    const held = Object.assign(new Error(`another run holds the lease on mailbox ${mailboxId}`), {
-      code: 'LEASE_HELD',
-    });
+    const held = Object.assign(
+      new Error(
+        `another run holds the lease on mailbox ${mailboxId}; it ends, or expires within ${PULL_DEFAULTS.leaseTtlMs / 1000} s of that run dying`,
+      ),
+      { code: 'LEASE_HELD' },
+    );
     return finish('retry-later', held);
   }
+  const renewal = setInterval(() => {
+    deps.index.acquireLease({ ...lease, now: deps.now() }).then(
+      (held) => {
+        if (held) return;
+        // Another run took the mailbox over (we stalled past the lease): stop without QUIT, which
+        // deletes nothing, rather than race it.
+        const lost = Object.assign(
+          new Error(`the lease on mailbox ${mailboxId} was lost to another run`),
+          {
+            code: 'LEASE_LOST',
+          },
+        );
+        state.fatal ??= lost;
+        state.abort();
+      },
+      (err: unknown) => {
+        logger.warn('could not renew the lease; retrying', {
+          mailboxId,
+          errorCode: errorCode(err),
+        });
+      },
+    );
+  }, PULL_DEFAULTS.leaseTtlMs / 3);
+  renewal.unref();
 
   try {
     await session(options, deps, runId, state, logger);
   } catch (err) {
-    state.fatal = err;
+    state.fatal ??= err;
   } finally {
+    clearInterval(renewal);
     await deps.index.releaseLease(mailboxId, runId).catch((err: unknown) => {
       logger.warn('could not release the lease; it will expire by itself', {
         mailboxId,
@@ -228,6 +254,7 @@ async function session(
     // The run's clock is injectable; the socket timer runs on the wall clock, so pass the time left.
     deadline: Date.now() + (options.hardDeadline - deps.now()) - PULL_DEFAULTS.sessionMarginMs,
   });
+  state.abort = () => client.close();
   let quitDone = false;
   const spools = new Set<SpooledMessage>();
   const inFlight = new Set<Promise<void>>();

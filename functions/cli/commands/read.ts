@@ -1,0 +1,107 @@
+import { createQueryApp } from '../../query-api/create-query-app.js';
+import { parseCommandArgs, positiveInt } from '../args.js';
+import { CliError, EXIT } from '../cli-error.js';
+import { defaultArchiveDirectory, openLocalArchive } from '../local-archive.js';
+import type { CommandIo } from './pull.js';
+
+export const READ_HELP = `popvault list | show | raw: read the local archive from the terminal
+
+Usage:
+  popvault list [--mailbox ID] [--limit N] [--json] [--archive DIR]
+  popvault show ID [--json] [--archive DIR]
+  popvault raw ID [--archive DIR] > message.eml
+
+"list" without --mailbox lists mailboxes; with it, that mailbox's newest messages. IDs come from
+"list". "raw" writes the exact archived bytes.
+`;
+
+const OPTIONS = {
+  archive: { type: 'string' },
+  mailbox: { type: 'string' },
+  limit: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+interface ApiError {
+  error: { code: string; message: string };
+}
+
+/**
+ * Reads go through the same query app the API serves, in-process: one set of validation and one
+ * response shape for the terminal and for HTTP.
+ */
+export async function readCommand(
+  command: 'list' | 'show' | 'raw',
+  argv: string[],
+  io: CommandIo,
+): Promise<number> {
+  const { values, positionals } = parseCommandArgs(command, argv, OPTIONS, true);
+  if (values.help) {
+    io.stdout.write(READ_HELP);
+    return EXIT.ok;
+  }
+  const archive = await openLocalArchive(values.archive ?? defaultArchiveDirectory(io.env));
+  try {
+    const app = createQueryApp({ index: archive.index, store: archive.rawStore });
+    const id = positionals[0];
+    if (command !== 'list' && (id === undefined || positionals.length > 1)) {
+      throw new CliError(
+        `popvault ${command}: give exactly one message ID (from "popvault list --mailbox ID").`,
+      );
+    }
+    const limit = positiveInt(command, 'limit', values.limit) ?? 20;
+    const path =
+      command === 'list'
+        ? values.mailbox
+          ? `/mailboxes/${encodeURIComponent(values.mailbox)}/messages?limit=${limit}`
+          : '/mailboxes'
+        : command === 'show'
+          ? `/messages/${encodeURIComponent(id ?? '')}`
+          : `/messages/${encodeURIComponent(id ?? '')}/raw`;
+    const response = await app.request(path);
+    if (!response.ok) {
+      const body = (await response.json()) as ApiError;
+      throw new CliError(
+        `popvault ${command}: ${body.error.message} (${body.error.code})`,
+        EXIT.usage,
+      );
+    }
+    if (command === 'raw') {
+      io.stdout.write(Buffer.from(await response.arrayBuffer()));
+      return EXIT.ok;
+    }
+    const body = (await response.json()) as Record<string, unknown>;
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+      return EXIT.ok;
+    }
+    io.stdout.write(`${render(command, body)}\n`);
+    return EXIT.ok;
+  } finally {
+    archive.close();
+  }
+}
+
+function render(command: 'list' | 'show', body: Record<string, unknown>): string {
+  const rows = (body.mailboxes ?? body.messages ?? body.items) as
+    | Array<Record<string, unknown>>
+    | undefined;
+  if (command === 'list' && Array.isArray(rows)) {
+    if (rows.length === 0) return '(nothing archived yet)';
+    return rows
+      .map((row) =>
+        'mailboxId' in row && !('subject' in row)
+          ? `${row.mailboxId}  ${row.messages} messages  ${row.octets} bytes`
+          : `${row.id}  ${row.date ?? row.archivedAt ?? ''}  ${firstAddress(row.from)}  ${row.subject ?? '(no subject)'}`,
+      )
+      .join('\n');
+  }
+  return JSON.stringify(body, null, 2);
+}
+
+function firstAddress(from: unknown): string {
+  if (Array.isArray(from) && from[0] && typeof from[0] === 'object')
+    return String((from[0] as { address?: string }).address ?? '');
+  return '';
+}

@@ -1,0 +1,98 @@
+import { serve } from '@hono/node-server';
+import { createQueryApp } from '../../query-api/create-query-app.js';
+import { parseCommandArgs, positiveInt } from '../args.js';
+import { CliError, EXIT } from '../cli-error.js';
+import { defaultArchiveDirectory, ensureApiToken, openLocalArchive } from '../local-archive.js';
+import type { CommandIo } from './pull.js';
+
+export const SERVE_HELP = `popvault serve: the query API over the local archive, on 127.0.0.1 only
+
+Usage:
+  popvault serve [--archive DIR] [--port N]
+
+Every request needs "Authorization: Bearer TOKEN"; the token is created at first start in
+DIR/api-token (readable by you only). Stop with Ctrl-C.
+
+Example:
+  popvault serve --port 8025
+  curl -H "Authorization: Bearer $(cat ~/.local/share/popvault/api-token)" http://127.0.0.1:8025/mailboxes
+`;
+
+const OPTIONS = {
+  archive: { type: 'string' },
+  port: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface Served {
+  url: string;
+  token: string;
+  tokenPath: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the local API; shared by `serve` and `demo`. Listens on loopback only, never all interfaces. */
+export async function startLocalApi(directory: string, port: number): Promise<Served> {
+  const archive = await openLocalArchive(directory);
+  const { token } = await ensureApiToken(directory);
+  const app = createQueryApp({
+    index: archive.index,
+    store: archive.rawStore,
+    auth: { bearerToken: token },
+  });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port }, () => resolve(s));
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      archive.close();
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new CliError(`popvault serve: port ${port} is in use; pick another with --port`)
+          : err,
+      );
+    });
+  });
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  return {
+    url: `http://127.0.0.1:${actualPort}`,
+    token,
+    tokenPath: `${directory}/api-token`,
+    stop: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      archive.close();
+    },
+  };
+}
+
+/** Resolves on SIGINT or SIGTERM: the polite ways to ask a foreground command to stop. */
+export function untilStopped(): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(signal);
+    };
+    const onInt = stop('SIGINT');
+    const onTerm = stop('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+  });
+}
+
+export async function serveCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values } = parseCommandArgs('serve', argv, OPTIONS);
+  if (values.help) {
+    io.stdout.write(SERVE_HELP);
+    return EXIT.ok;
+  }
+  // 0 asks the system for any free port (the URL printed says which).
+  const port = values.port === '0' ? 0 : (positiveInt('serve', 'port', values.port) ?? 8025);
+  if (port > 65535) throw new CliError(`popvault serve: --port must be 0-65535, got ${port}.`);
+  const directory = values.archive ?? defaultArchiveDirectory(io.env);
+  const served = await startLocalApi(directory, port);
+  io.stdout.write(`popvault API on ${served.url} (archive ${directory})\n`);
+  io.stdout.write(`bearer token in ${served.tokenPath}\n`);
+  await untilStopped();
+  await served.stop();
+  return EXIT.ok;
+}

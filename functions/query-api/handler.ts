@@ -1,0 +1,16 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { loadApiEnv } from './api-env.js';
+import { awsArchive, createApiHandler } from './create-api-handler.js';
+
+// Loaded once per container: configuration errors surface at cold start, clients are reused.
+const logger = new Logger({ serviceName: 'popvault-query-api' });
+
+export const handler = createApiHandler({
+  ...awsArchive(loadApiEnv(process.env), { s3: new S3Client({}), dynamo: new DynamoDBClient({}) }),
+  logger: {
+    warn: (message, attributes) => logger.warn(message, attributes ?? {}),
+    error: (message, attributes) => logger.error(message, attributes ?? {}),
+  },
+});

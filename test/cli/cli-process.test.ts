@@ -1,0 +1,255 @@
+/**
+ * The CLI as a user runs it: a separate process, real Dovecot, a real local archive, real HTTP.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, expect, inject, it } from 'vitest';
+import { LocalRawStore } from '../../functions/core/archive/local-raw-store.js';
+import { SqliteMessageIndex } from '../../functions/core/archive/sqlite-message-index.js';
+import { createMessageParser } from '../../functions/core/message/message-parser.js';
+import { runPull } from '../../functions/core/pull/pull-run.js';
+import {
+  maildirContents,
+  maildirMessageCount,
+  seedMailbox,
+  toWireForm,
+  uniqueUser,
+} from '../support/dovecot.js';
+import { sha256 } from '../support/pop3-test-kit.js';
+
+const lab = inject('dovecot');
+const CLI = join(process.cwd(), 'functions/cli/popvault.mjs');
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function popvault(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+async function finish(child: ChildProcess): Promise<Finished> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { code, stdout, stderr };
+}
+
+/**
+ * Watches a child's stdout line by line from the start, so a test can await a line that may have
+ * arrived before it asked (one reader only: a second readline on the same stream would miss lines).
+ */
+function stdoutLines(child: ChildProcess): (pattern: RegExp) => Promise<string> {
+  const seen: string[] = [];
+  const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
+  if (!child.stdout) throw new Error('no stdout');
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    seen.push(line);
+    for (const waiter of waiters.splice(0)) {
+      if (waiter.pattern.test(line)) waiter.resolve(line);
+      else waiters.push(waiter);
+    }
+  });
+  return (pattern) => {
+    const already = seen.find((line) => pattern.test(line));
+    if (already !== undefined) return Promise.resolve(already);
+    return new Promise((resolve) => waiters.push({ pattern, resolve }));
+  };
+}
+
+function caFile(): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'popvault-ca-')), 'ca.pem');
+  writeFileSync(path, lab.caPem);
+  return path;
+}
+
+function mail(i: number): Buffer {
+  return Buffer.from(
+    `From: s${i}@example.com\nSubject: cli ${i}\nMessage-ID: <cli${i}.${Date.now()}@example.com>\n\n${'line\n'.repeat(200 + i * 37)}`,
+  );
+}
+
+function pullArgs(user: string, archive: string): string[] {
+  return [
+    'pull',
+    '--host',
+    lab.host,
+    '--port',
+    String(lab.tlsPort),
+    '--ca',
+    caFile(),
+    '--user',
+    user,
+    '--archive',
+    archive,
+  ];
+}
+
+describe('popvault CLI as a process', () => {
+  it('pull archives a Dovecot mailbox locally; serve answers real HTTP with the bearer token', async () => {
+    const user = uniqueUser('cli');
+    const messages = Array.from({ length: 12 }, (_, i) => mail(i));
+    seedMailbox(lab, user, messages);
+    const archive = mkdtempSync(join(tmpdir(), 'popvault-cli-'));
+    const pulled = await finish(
+      popvault([...pullArgs(user, archive), '--json'], { POPVAULT_PASSWORD: lab.password }),
+    );
+    expect(pulled.stderr).toBe('');
+    expect(pulled.code).toBe(0);
+    const run = JSON.parse(pulled.stdout) as {
+      outcome: string;
+      counts: { stored: number; deleted: number };
+    };
+    expect(run).toMatchObject({ outcome: 'success', counts: { stored: 12, deleted: 12 } });
+    expect(maildirMessageCount(lab, user)).toBe(0);
+
+    const server = popvault(['serve', '--archive', archive, '--port', '0']);
+    const line = stdoutLines(server);
+    const exited = finish(server);
+    const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(await line(/popvault API on/))?.[1];
+    const token = readFileSync(join(archive, 'api-token'), 'utf8').trim();
+    const unauthorised = await fetch(`${url}/mailboxes`);
+    expect(unauthorised.status).toBe(401);
+    const headers = { authorization: `Bearer ${token}` };
+    const mailboxes = await fetch(`${url}/mailboxes`, { headers });
+    expect(mailboxes.status).toBe(200);
+    expect(JSON.stringify(await mailboxes.json())).toContain(`${user}@${lab.host}`);
+    server.kill('SIGTERM');
+    expect((await exited).code).toBe(0);
+  });
+
+  it('a pull killed with SIGKILL at a random moment, then run again, leaves server and archive consistent', async () => {
+    const user = uniqueUser('cli-kill');
+    const messages = Array.from({ length: 60 }, (_, i) => mail(i));
+    seedMailbox(lab, user, messages);
+    const archive = mkdtempSync(join(tmpdir(), 'popvault-cli-kill-'));
+    const env = { POPVAULT_PASSWORD: lab.password };
+    const child = popvault(pullArgs(user, archive), env);
+    const exited = finish(child);
+    // Progress lines go to stderr on a non-terminal; kill after a clock-chosen one of them.
+    const killAt = 1 + (Date.now() % 6);
+    let seen = 0;
+    if (child.stderr) {
+      for await (const _line of createInterface({ input: child.stderr })) {
+        seen += 1;
+        if (seen === killAt) {
+          child.kill('SIGKILL');
+          break;
+        }
+      }
+    }
+    await exited;
+    const left = new Set(maildirContents(lab, user).map((m) => sha256(toWireForm(m))));
+    const index = new SqliteMessageIndex({ path: join(archive, 'index.sqlite') });
+    try {
+      const archived = new Set(
+        (await index.listMessages(`${user}@${lab.host}`, { limit: 1000 })).items.map(
+          (r) => r.sha256,
+        ),
+      );
+      for (const m of messages) {
+        const hash = sha256(toWireForm(m));
+        if (!left.has(hash))
+          expect(archived.has(hash), `killed at progress line ${killAt}`).toBe(true);
+      }
+    } finally {
+      index.close();
+    }
+    // The killed run's lease blocks the mailbox for up to two minutes; the next run comes later than
+    // that, so it runs here with a clock ten minutes on, on the same archive files.
+    const later = (): number => Date.now() + 10 * 60_000;
+    const archiveAgain = new SqliteMessageIndex({ path: join(archive, 'index.sqlite') });
+    try {
+      const run = await runPull(
+        {
+          mailboxId: `${user}@${lab.host}`,
+          server: { host: lab.host, port: lab.tlsPort, tls: 'implicit', ca: lab.caPem },
+          policy: { kind: 'delete' },
+          hardDeadline: later() + 60_000,
+        },
+        {
+          rawStore: new LocalRawStore({ directory: join(archive, 'mail') }),
+          index: archiveAgain,
+          credentials: { get: async () => ({ user, password: lab.password }) },
+          createParser: createMessageParser,
+          spoolDirectory: tmpdir(),
+          now: later,
+          newRunId: () => `after-kill-${killAt}`,
+        },
+      );
+      expect(run.outcome, `killed at progress line ${killAt}`).toBe('success');
+      expect(maildirMessageCount(lab, user)).toBe(0);
+      const records = (await archiveAgain.listMessages(`${user}@${lab.host}`, { limit: 1000 }))
+        .items;
+      expect(records).toHaveLength(messages.length);
+      expect(new Set(records.map((r) => r.sha256))).toEqual(
+        new Set(messages.map((m) => sha256(toWireForm(m)))),
+      );
+    } finally {
+      archiveAgain.close();
+    }
+  });
+
+  it('flags are checked: an unknown flag, a bad value and a missing password each get one line and exit 2', async () => {
+    const unknown = await finish(popvault(['pull', '--hots', 'x']));
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+    expect(unknown.stderr).toContain('--hots');
+    const badTls = await finish(
+      popvault(['pull', '--host', 'x', '--user', 'u', '--tls', 'ssl'], { POPVAULT_PASSWORD: 'p' }),
+    );
+    expect(badTls.code).toBe(2);
+    expect(badTls.stderr).toContain('--tls must be implicit, starttls or none');
+    const noPassword = await finish(
+      popvault(['pull', '--host', 'x', '--user', 'u'], { POPVAULT_PASSWORD: '' }),
+    );
+    expect(noPassword.code).toBe(2);
+    expect(noPassword.stderr).toContain('no password');
+    const unknownCommand = await finish(popvault(['puller']));
+    expect(unknownCommand.code).toBe(2);
+    expect(unknownCommand.stderr).toContain('unknown command "puller"');
+  });
+
+  it('a wrong password exits 5 and never prints the password', async () => {
+    const archive = mkdtempSync(join(tmpdir(), 'popvault-cli-auth-'));
+    const result = await finish(
+      popvault(pullArgs(uniqueUser('cli-auth'), archive), {
+        POPVAULT_PASSWORD: 'wrong-secret-value',
+      }),
+    );
+    expect(result.code).toBe(5);
+    expect(result.stdout + result.stderr).not.toContain('wrong-secret-value');
+  });
+
+  it('demo runs the whole product and exits cleanly when asked to stop', async () => {
+    const demo = popvault(['demo']);
+    const line = stdoutLines(demo);
+    const exited = finish(demo);
+    const curl = await line(
+      /curl -s -H "Authorization: Bearer [^"]+" http:\/\/127\.0\.0\.1:\d+\/mailboxes$/,
+    );
+    const [, token, url] = /Bearer ([^"]+)" (http:\/\/127\.0\.0\.1:\d+)/.exec(curl) ?? [];
+    await line(/is ready/);
+    const response = await fetch(`${url}/mailboxes/demo/messages`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(response.status).toBe(200);
+    demo.kill('SIGTERM');
+    const done = await exited;
+    expect(done.code).toBe(0);
+  });
+});

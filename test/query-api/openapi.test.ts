@@ -1,0 +1,384 @@
+/**
+ * The OpenAPI document against the app it describes. No validator dependency: the document uses a
+ * small subset of JSON Schema (type, enum, properties, required, additionalProperties, items,
+ * maxItems, pattern, format date-time, minimum/maximum, lengths), and the checker below implements
+ * exactly that subset, failing on any keyword it does not know so the subset cannot grow unnoticed.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { MessageRecord } from '../../functions/core/archive/ports.js';
+import { createQueryApp, LIST_ITEM_MAX_FROM } from '../../functions/query-api/create-query-app.js';
+import {
+  type OpenApiDocument,
+  openApiDocument,
+  type ParameterObject,
+  type ResponseObject,
+  type SchemaObject,
+} from '../../functions/query-api/openapi.js';
+import { encodeMessageRef } from '../../functions/query-api/params.js';
+import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
+import { fixture, RecordingLogger, run, seed } from './query-api-kit.js';
+
+const doc: OpenApiDocument = openApiDocument;
+
+function resolve<T>(value: T | { $ref: string }): T {
+  if (typeof value === 'object' && value !== null && '$ref' in value && value.$ref !== undefined) {
+    const path = value.$ref.replace(/^#\//, '').split('/');
+    let target: unknown = doc;
+    for (const segment of path) target = (target as Record<string, unknown>)[segment];
+    if (target === undefined) throw new Error(`unresolved $ref ${value.$ref}`);
+    return resolve(target as T | { $ref: string });
+  }
+  return value as T;
+}
+
+const KNOWN_KEYWORDS = new Set([
+  '$ref',
+  'type',
+  'description',
+  'format',
+  'enum',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'minimum',
+  'maximum',
+  'minLength',
+  'maxLength',
+  'maxItems',
+  'pattern',
+  'default',
+  'contentMediaType',
+]);
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+/** Every way `value` departs from `schema`, as "path: problem" lines. */
+function check(schemaOrRef: SchemaObject, value: unknown, path = '$'): string[] {
+  const schema = resolve(schemaOrRef);
+  const problems: string[] = [];
+  for (const keyword of Object.keys(schema)) {
+    if (!KNOWN_KEYWORDS.has(keyword)) problems.push(`${path}: unsupported keyword ${keyword}`);
+  }
+  const actual = jsonType(value);
+  if (schema.type !== undefined) {
+    const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+    const ok = types.some((t) => t === actual || (t === 'number' && actual === 'integer'));
+    if (!ok) return [...problems, `${path}: is ${actual}, documented ${types.join('|')}`];
+  }
+  if (schema.enum !== undefined && !schema.enum.includes(value as string)) {
+    problems.push(`${path}: ${JSON.stringify(value)} is not one of ${schema.enum.join(', ')}`);
+  }
+  if (typeof value === 'string') {
+    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) {
+      problems.push(`${path}: does not match ${schema.pattern}`);
+    }
+    if (schema.format === 'date-time' && !ISO_DATE_TIME.test(value)) {
+      problems.push(`${path}: ${value} is not a date-time`);
+    }
+    if (schema.maxLength !== undefined && value.length > schema.maxLength) {
+      problems.push(`${path}: longer than ${schema.maxLength}`);
+    }
+    if (schema.minLength !== undefined && value.length < schema.minLength) {
+      problems.push(`${path}: shorter than ${schema.minLength}`);
+    }
+  }
+  if (typeof value === 'number') {
+    if (schema.minimum !== undefined && value < schema.minimum) problems.push(`${path}: < min`);
+    if (schema.maximum !== undefined && value > schema.maximum) problems.push(`${path}: > max`);
+  }
+  if (Array.isArray(value)) {
+    if (schema.maxItems !== undefined && value.length > schema.maxItems) {
+      problems.push(`${path}: more than ${schema.maxItems} items`);
+    }
+    if (schema.items !== undefined) {
+      for (const [i, item] of value.entries()) {
+        problems.push(...check(schema.items, item, `${path}[${i}]`));
+      }
+    }
+  }
+  if (actual === 'object') {
+    const object = value as Record<string, unknown>;
+    for (const name of schema.required ?? []) {
+      if (!(name in object)) problems.push(`${path}: required property ${name} is missing`);
+    }
+    for (const [name, property] of Object.entries(object)) {
+      const documented = schema.properties?.[name];
+      if (documented !== undefined)
+        problems.push(...check(documented, property, `${path}.${name}`));
+      else if (schema.additionalProperties === false) {
+        problems.push(`${path}: property ${name} is not documented`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** Every $ref anywhere in the document. */
+function refs(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) for (const item of node) refs(item, out);
+  else if (typeof node === 'object' && node !== null) {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === '$ref' && typeof value === 'string') out.push(value);
+      else refs(value, out);
+    }
+  }
+  return out;
+}
+
+function parametersOf(path: string): ParameterObject[] {
+  return (doc.paths[path]?.get.parameters ?? []).map((p) => resolve<ParameterObject>(p));
+}
+
+function documentedResponse(path: string, status: number): ResponseObject {
+  const response = doc.paths[path]?.get.responses[String(status)];
+  if (response === undefined) throw new Error(`${path} does not document status ${status}`);
+  return resolve<ResponseObject>(response);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const index = new MemoryMessageIndex();
+const store = new MemoryRawStore();
+const logger = new RecordingLogger();
+const app = createQueryApp({ index, store, logger });
+const linked = createQueryApp({
+  index,
+  store,
+  rawLink: async (key) => `https://s3.example/${key}`,
+});
+let invoice: MessageRecord;
+
+/** One concrete request per documented path, with its {templates} filled in. */
+function concrete(path: string): string {
+  return path
+    .replace('{mailboxId}', 'work')
+    .replace('{id}', encodeMessageRef(invoice))
+    .replace('{n}', '1');
+}
+
+beforeAll(async () => {
+  invoice = await seed(
+    { index, store },
+    { mailboxId: 'work', messageKey: 'inv', raw: fixture('multipart-alternative-attachments.eml') },
+  );
+  await seed(
+    { index, store },
+    { mailboxId: 'work', messageKey: 'lunch', raw: fixture('plain-text.eml') },
+  );
+  await seed(
+    { index, store },
+    { mailboxId: 'home', messageKey: 'x', raw: fixture('unparseable-date.eml') },
+  );
+  await index.putRun(run('work', 'r1'));
+  await index.putRun(
+    run('work', 'r2', {
+      outcome: 'partial',
+      errorCode: 'STORE_FAILED',
+      errorMessage: 'one message failed',
+      failures: [{ messageKey: 'k', errorCode: 'STORE_FAILED', message: 'boom' }],
+    }),
+  );
+});
+
+describe('the OpenAPI document', () => {
+  it('is OpenAPI 3.1 and every $ref in it resolves', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    const all = refs(doc);
+    expect(all.length).toBeGreaterThan(10);
+    for (const ref of all) expect(() => resolve({ $ref: ref }), ref).not.toThrow();
+  });
+
+  it('documents exactly the routes the app serves', () => {
+    const methods = new Set(app.routes.map((r) => r.method));
+    // GET routes, plus the 405 handlers and the middleware that every path has (method ALL).
+    expect([...methods].sort()).toEqual(['ALL', 'GET']);
+    const served = app.routes
+      .filter((r) => r.method === 'GET')
+      .map((r) => r.path.replace(/:([A-Za-z]+)/g, '{$1}'))
+      .sort();
+    expect(served).toEqual(Object.keys(doc.paths).sort());
+    for (const item of Object.values(doc.paths)) expect(Object.keys(item)).toEqual(['get']);
+  });
+
+  it('states the bounds the app applies', () => {
+    const item = resolve<SchemaObject>({ $ref: '#/components/schemas/MessageListItem' });
+    expect(item.properties?.from?.maxItems).toBe(LIST_ITEM_MAX_FROM);
+  });
+
+  it('declares every path template parameter, and only those, as required path parameters', () => {
+    for (const path of Object.keys(doc.paths)) {
+      const inTemplate = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
+      const declared = parametersOf(path).filter((p) => p.in === 'path');
+      expect(declared.map((p) => p.name).sort(), path).toEqual(inTemplate);
+      for (const p of declared) expect(p.required, `${path} ${p.name}`).toBe(true);
+    }
+  });
+
+  it("lists each route's query parameters exactly as the route accepts them", async () => {
+    for (const path of Object.keys(doc.paths)) {
+      const res = await app.request(`${concrete(path)}?zzz=1`);
+      expect(res.status, path).toBe(400);
+      const { error } = (await res.json()) as { error: { code: string; message: string } };
+      expect(error.code, path).toBe('UNKNOWN_PARAMETER');
+      const accepted = /this route accepts: (.*)$/.exec(error.message)?.[1] ?? '';
+      const documented = parametersOf(path)
+        .filter((p) => p.in === 'query')
+        .map((p) => p.name);
+      expect(accepted === 'none' ? [] : accepted.split(', '), path).toEqual(documented);
+    }
+  });
+});
+
+describe('real responses match the documented ones', () => {
+  const jsonRoutes: Array<[string, string]> = [
+    ['/openapi.json', '/openapi.json'],
+    ['/mailboxes', '/mailboxes'],
+    ['/mailboxes/{mailboxId}/messages', '/mailboxes/work/messages?limit=1'],
+    ['/mailboxes/{mailboxId}/messages', '/mailboxes/home/messages'],
+    ['/mailboxes/{mailboxId}/runs', '/mailboxes/work/runs'],
+    ['/messages', '/messages?messageId=inv-2024-0042@shop.example'],
+    ['/messages/{id}', 'DETAIL'],
+  ];
+
+  it.each(jsonRoutes)('%s: %s', async (path, url) => {
+    const res = await app.request(url === 'DETAIL' ? concrete(path) : url);
+    expect(res.status).toBe(200);
+    const documented = documentedResponse(path, 200);
+    const media = documented.content?.['application/json'];
+    expect(media, `${path} documents application/json`).toBeDefined();
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const body: unknown = await res.json();
+    expect(check(media?.schema as SchemaObject, body)).toEqual([]);
+  });
+
+  it('a record with every optional part present and absent still matches', async () => {
+    // The mailbox listing covers lastRun/lastError null (home) and set (work); pages cover a
+    // nextCursor of null; the detail covers attachments. Here: a message without Message-ID or date.
+    const res = await app.request('/mailboxes/home/messages');
+    const body = (await res.json()) as { items: Array<{ date: unknown }> };
+    expect(body.items[0]?.date).toBeNull();
+  });
+
+  it('/messages/{id}/raw: the documented content type and headers, or the documented 302', async () => {
+    const path = '/messages/{id}/raw';
+    const res = await app.request(concrete(path));
+    const documented = documentedResponse(path, 200);
+    expect(Object.keys(documented.content ?? {})).toContain(res.headers.get('content-type'));
+    for (const header of Object.keys(documented.headers ?? {})) {
+      expect(res.headers.get(header), header).not.toBeNull();
+    }
+    await res.arrayBuffer();
+    const redirect = await linked.request(concrete(path));
+    expect(redirect.status).toBe(302);
+    for (const header of Object.keys(documentedResponse(path, 302).headers ?? {})) {
+      expect(redirect.headers.get(header), header).not.toBeNull();
+    }
+  });
+
+  it('/messages/{id}/attachments/{n}: the documented headers', async () => {
+    const path = '/messages/{id}/attachments/{n}';
+    const res = await app.request(concrete(path));
+    expect(res.status).toBe(200);
+    for (const header of Object.keys(documentedResponse(path, 200).headers ?? {})) {
+      expect(res.headers.get(header), header).not.toBeNull();
+    }
+    await res.arrayBuffer();
+  });
+
+  const errorCases: Array<[string, number, string, () => Response | Promise<Response>]> = [
+    [
+      '/mailboxes/{mailboxId}/messages',
+      400,
+      'bad limit',
+      () => app.request('/mailboxes/work/messages?limit=0'),
+    ],
+    [
+      '/mailboxes/{mailboxId}/messages',
+      404,
+      'unknown mailbox',
+      () => app.request('/mailboxes/none/messages'),
+    ],
+    [
+      '/mailboxes/{mailboxId}/runs',
+      404,
+      'unknown mailbox',
+      () => app.request('/mailboxes/none/runs'),
+    ],
+    ['/messages', 400, 'no messageId', () => app.request('/messages')],
+    ['/messages/{id}', 400, 'bad id', () => app.request('/messages/%21')],
+    [
+      '/messages/{id}/attachments/{n}',
+      404,
+      'no such attachment',
+      () => app.request(`${concrete('/messages/{id}')}/attachments/9`),
+    ],
+    [
+      '/messages/{id}/raw',
+      422,
+      'too large',
+      () =>
+        createQueryApp({ index, store, maxBodyOctets: 10 }).request(concrete('/messages/{id}/raw')),
+    ],
+    [
+      '/mailboxes',
+      401,
+      'no token',
+      () =>
+        createQueryApp({ index, store, auth: { bearerToken: 'a'.repeat(32) } }).request(
+          '/mailboxes',
+        ),
+    ],
+    ['/mailboxes', 405, 'POST', () => app.request('/mailboxes', { method: 'POST' })],
+    [
+      '/mailboxes',
+      500,
+      'failure',
+      () =>
+        createQueryApp({
+          index: Object.assign(new MemoryMessageIndex(), {
+            listMailboxes: async () => {
+              throw new Error('boom');
+            },
+          }),
+          store,
+          logger,
+        }).request('/mailboxes'),
+    ],
+  ];
+
+  it.each(errorCases)('%s %i (%s) is the documented error', async (path, status, _why, send) => {
+    const res = await send();
+    expect(res.status).toBe(status);
+    const media = documentedResponse(path, status).content?.['application/json'];
+    expect(media).toBeDefined();
+    expect(check(media?.schema as SchemaObject, await res.json())).toEqual([]);
+  });
+
+  it('the checker itself catches a missing required property, an extra one and a wrong type', () => {
+    const schema: SchemaObject = { $ref: '#/components/schemas/Attachment' };
+    const good = {
+      index: 0,
+      filename: null,
+      contentType: 'a/b',
+      octets: 1,
+      sha256: 'a'.repeat(64),
+    };
+    expect(check(schema, good)).toEqual([]);
+    const { sha256: _omitted, ...missing } = good;
+    expect(check(schema, missing)).toEqual(['$: required property sha256 is missing']);
+    expect(check(schema, { ...good, extra: 1 })).toEqual(['$: property extra is not documented']);
+    expect(check(schema, { ...good, octets: '1' })).toEqual([
+      '$.octets: is string, documented integer',
+    ]);
+    expect(check({ type: 'string', examples: [] } as SchemaObject, 'x')).toEqual([
+      '$: unsupported keyword examples',
+    ]);
+  });
+});
