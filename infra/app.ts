@@ -1,9 +1,20 @@
 import { App } from 'aws-cdk-lib';
-import { PopvaultStack } from './popvault-stack.js';
+import { ConfigError, chooseConfigFile, loadConfig } from './config/load-config.js';
+import { addPopvault } from './popvault-app.js';
 
-// The stack's resources arrive with their own issue; this app proves synth works offline.
 const app = new App();
-new PopvaultStack(app, 'Popvault', {
-  description: 'popvault: scheduled POP3 archiver (S3 + DynamoDB)',
-});
+try {
+  const choice = chooseConfigFile({
+    context: app.node.tryGetContext('config'),
+    env: process.env,
+    cwd: process.cwd(),
+  });
+  process.stderr.write(`popvault: config ${choice.path} (${choice.reason})\n`);
+  addPopvault(app, loadConfig(choice.path));
+} catch (error) {
+  // A config mistake is the user's to fix: one line naming the field and the fix, no stack trace.
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`popvault: ${error.message}\n`);
+  process.exit(1);
+}
 app.synth();

@@ -1,0 +1,185 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct, type IConstruct } from 'constructs';
+import type { ArchiveConfig, StorageClassName } from '../config/load-config.js';
+import { acknowledgeWildcardResource, nagArnOf } from './nag.js';
+
+export interface MailBucketProps {
+  archive: ArchiveConfig;
+}
+
+/**
+ * The raw-mail bucket, and the bucket its access logs go to.
+ *
+ * Defaults: Block Public Access on, TLS 1.2+ only, S3-managed encryption (a customer-managed KMS key
+ * with yearly rotation when `archive.encryption` is "kms"), versioning on, noncurrent versions expire
+ * after `archive.noncurrentVersionDays`, incomplete multipart uploads are aborted after 7 days,
+ * optional transition and Object Lock, access logs kept `archive.accessLogDays`. Both buckets and the
+ * key are RETAINed: deleting the stack never deletes mail.
+ */
+export class MailBucket extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly accessLogs: s3.Bucket;
+  readonly key: kms.Key | null;
+
+  constructor(scope: Construct, id: string, props: MailBucketProps) {
+    super(scope, id);
+    const { archive } = props;
+
+    this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      // Server access logging can only deliver to SSE-S3 buckets.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [
+        { id: 'expire-access-logs', expiration: Duration.days(archive.accessLogDays) },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.accessLogs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'This is the access-log bucket itself; logging its own access would log the log deliveries, without end.',
+    });
+
+    this.key =
+      archive.encryption === 'kms'
+        ? new kms.Key(this, 'Key', {
+            description: 'popvault: encrypts archived raw mail',
+            enableKeyRotation: true,
+            // Without the key the archive is unreadable, so it outlives the stack like the bucket.
+            removalPolicy: RemovalPolicy.RETAIN,
+          })
+        : null;
+
+    const lifecycle: s3.LifecycleRule = {
+      id: 'versions-and-uploads',
+      // The puller never overwrites or deletes (keys are content digests, writes are create-only), so
+      // noncurrent versions only come from someone deleting by hand: this is their undo window.
+      noncurrentVersionExpiration: Duration.days(archive.noncurrentVersionDays),
+      // The puller may not delete objects, so parts of an upload cut off by a timeout are removed here.
+      abortIncompleteMultipartUploadAfter: Duration.days(7),
+      expiredObjectDeleteMarker: true,
+    };
+    const rules: s3.LifecycleRule[] = [lifecycle];
+    if (archive.transition) {
+      rules.push({
+        id: 'transition',
+        transitions: [
+          {
+            storageClass: storageClassOf(archive.transition.storageClass),
+            transitionAfter: Duration.days(archive.transition.afterDays),
+          },
+        ],
+      });
+    }
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      ...(this.key
+        ? { encryption: s3.BucketEncryption.KMS, encryptionKey: this.key, bucketKeyEnabled: true }
+        : { encryption: s3.BucketEncryption.S3_MANAGED }),
+      versioned: true,
+      lifecycleRules: rules,
+      serverAccessLogsBucket: this.accessLogs,
+      serverAccessLogsPrefix: 'mail/',
+      ...(archive.objectLock
+        ? {
+            // Object Lock can only be switched on when the bucket is created: decide before the
+            // first deploy.
+            objectLockEnabled: true,
+            objectLockDefaultRetention:
+              archive.objectLock.mode === 'compliance'
+                ? s3.ObjectLockRetention.compliance(Duration.days(archive.objectLock.days))
+                : s3.ObjectLockRetention.governance(Duration.days(archive.objectLock.days)),
+          }
+        : {}),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  /**
+   * What the pull run needs: create-only PutObject (also covers CreateMultipartUpload, UploadPart and
+   * CompleteMultipartUpload), abort and list its own multipart uploads, and ListBucket so a HeadObject
+   * of a missing key answers 404 rather than 403. Never DeleteObject, never GetObject.
+   */
+  grantPullerWrite(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'PutRawMail',
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        resources: [this.bucket.arnForObjects('*')],
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'HeadMissingKeyAs404',
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+      }),
+    );
+    // Multipart uploads to SSE-KMS need Decrypt as well as GenerateDataKey.
+    this.grantKey(grantee, ['kms:GenerateDataKey', 'kms:Decrypt']);
+    this.acknowledgeObjectWildcard(
+      grantee,
+      'Object keys are content digests known only at run time, so writes must cover every key of this one bucket. No read or delete is granted; the puller writes create-only (If-None-Match on every PutObject and CompleteMultipartUpload), and versioning keeps any overwritten version.',
+    );
+  }
+
+  /** What the query API needs: read objects (its presigned GET URLs are signed with its role). */
+  grantApiRead(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadRawMail',
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects('*')],
+      }),
+    );
+    this.grantKey(grantee, ['kms:Decrypt']);
+    this.acknowledgeObjectWildcard(
+      grantee,
+      'The API serves any archived message of this one bucket by its content-digest key; GetObject is its only S3 action.',
+    );
+  }
+
+  private acknowledgeObjectWildcard(grantee: iam.IGrantable, reason: string): void {
+    acknowledgeWildcardResource(
+      grantee.grantPrincipal as unknown as IConstruct,
+      `${nagArnOf(this.bucket)}/*`,
+      reason,
+    );
+  }
+
+  private grantKey(grantee: iam.IGrantable, actions: string[]): void {
+    if (!this.key) return;
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'MailKeyViaS3',
+        actions,
+        resources: [this.key.keyArn],
+        // Only S3 may use the key on the function's behalf: a leaked role cannot decrypt directly.
+        conditions: {
+          StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` },
+        },
+      }),
+    );
+  }
+}
+
+function storageClassOf(name: StorageClassName): s3.StorageClass {
+  switch (name) {
+    case 'STANDARD_IA':
+      return s3.StorageClass.INFREQUENT_ACCESS;
+    case 'INTELLIGENT_TIERING':
+      return s3.StorageClass.INTELLIGENT_TIERING;
+    case 'GLACIER_IR':
+      return s3.StorageClass.GLACIER_INSTANT_RETRIEVAL;
+  }
+}

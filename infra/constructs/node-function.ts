@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Duration, RemovalPolicy, type Size } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+/** The repository root: entries, package-lock.json and tsconfig.json are found from here. */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Current Node LTS on Lambda; esbuild targets the same version. */
+export const RUNTIME = lambda.Runtime.NODEJS_24_X;
+const ESBUILD_TARGET = 'node24';
+
+/**
+ * ESM output still has to host CommonJS dependencies (mailparser and its helpers) that call
+ * `require()` for Node built-ins; esbuild's ESM shim throws on those unless a real `require` exists.
+ */
+const REQUIRE_SHIM =
+  "import { createRequire as __popvaultCreateRequire } from 'node:module'; const require = __popvaultCreateRequire(import.meta.url);";
+
+export interface NodeFunctionProps {
+  /** Path of the entry file relative to the repository root. */
+  entry: string;
+  description: string;
+  memorySize: number;
+  timeout: Duration;
+  logRetention: logs.RetentionDays;
+  environment: Record<string, string>;
+  ephemeralStorageSize?: Size;
+  reservedConcurrentExecutions?: number;
+  /** Async invocation settings; only the puller is invoked asynchronously. */
+  async?: {
+    maxEventAge: Duration;
+    onFailure: lambda.IDestination;
+  };
+}
+
+/**
+ * A Lambda function bundled from TypeScript by the local esbuild (never Docker): arm64, Node 24, ESM,
+ * minified with linked source maps (the stack sets NODE_OPTIONS=--enable-source-maps so traces
+ * point at the TypeScript), the exact pinned AWS SDK bundled rather than the runtime's copy, its own
+ * log group with a retention, and a role that starts with nothing but writing to that log group:
+ * no AWSLambdaBasicExecutionRole (it allows creating and writing any log group).
+ */
+export class NodeFunction extends Construct {
+  readonly fn: nodejs.NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: NodeFunctionProps) {
+    super(scope, id);
+    const entry = resolve(PROJECT_ROOT, props.entry);
+    if (!existsSync(entry)) {
+      // NodejsFunction would say "Cannot find entry file" from deep inside a construct tree.
+      throw new Error(
+        `${props.entry} does not exist, but the stack bundles it as the ${props.description} function`,
+      );
+    }
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      // Operational logs expire anyway; they need not outlive the function.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `popvault: ${props.description}`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.fn = new nodejs.NodejsFunction(this, 'Function', {
+      entry,
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: resolve(PROJECT_ROOT, 'package-lock.json'),
+      runtime: RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      description: `popvault: ${props.description}`,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      ...(props.ephemeralStorageSize ? { ephemeralStorageSize: props.ephemeralStorageSize } : {}),
+      ...(props.reservedConcurrentExecutions !== undefined
+        ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
+        : {}),
+      ...(props.async
+        ? {
+            // A failed run is not retried blindly: the next scheduled run starts afresh, and the
+            // failure goes to the dead-letter queue for the alarm.
+            retryAttempts: 0,
+            maxEventAge: props.async.maxEventAge,
+            onFailure: props.async.onFailure,
+          }
+        : {}),
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: ESBUILD_TARGET,
+        mainFields: ['module', 'main'],
+        banner: REQUIRE_SHIM,
+        minify: true,
+        sourceMap: true,
+        // Linked (file plus sourceMappingURL comment): Node only finds maps through the comment.
+        sourceMapMode: nodejs.SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        bundleAwsSDK: true,
+        externalModules: [],
+        forceDockerBundling: false,
+        logLevel: nodejs.LogLevel.WARNING,
+      },
+    });
+  }
+}

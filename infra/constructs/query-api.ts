@@ -1,0 +1,107 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import * as authorizers from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { ApiConfig } from '../config/load-config.js';
+import type { ArchiveTable } from './archive-table.js';
+import type { MailBucket } from './mail-bucket.js';
+import { NodeFunction } from './node-function.js';
+
+export const QUERY_API_ENTRY = 'functions/query-api/handler.ts';
+
+export interface QueryApiProps {
+  config: ApiConfig;
+  mailBucket: MailBucket;
+  archiveTable: ArchiveTable;
+}
+
+/**
+ * The query API: an HTTP API whose single `$default` route sends every request to the API function,
+ * behind an authorizer, so no path is reachable unauthenticated.
+ *
+ * Defaults: IAM (SigV4) authorization (a JWT authorizer with issuer and audience when `api.auth` is
+ * "jwt"), stage throttling at 10 requests/s with bursts of 20, JSON access logs (who, what, status,
+ * latency, authorizer errors) kept 90 days and RETAINed as the audit trail of who read mail, a
+ * read-only function (512 MiB, 10 s: it reads the index and signs URLs, never streams mail itself).
+ */
+export class QueryApi extends Construct {
+  readonly function: NodeFunction;
+  readonly httpApi: apigw.HttpApi;
+  readonly stage: apigw.HttpStage;
+  readonly accessLogs: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: QueryApiProps) {
+    super(scope, id);
+    const { config } = props;
+
+    this.function = new NodeFunction(this, 'Handler', {
+      entry: QUERY_API_ENTRY,
+      description: 'read-only query API over the archive',
+      memorySize: 512,
+      // Below the HTTP API's 30 s integration limit, so a slow call ends as our error, not a 503.
+      timeout: Duration.seconds(10),
+      logRetention: logs.RetentionDays.THREE_MONTHS,
+      environment: {
+        // Paired with mailBucket.grantApiRead below (object reads; presigned GETs use this role).
+        POPVAULT_BUCKET: props.mailBucket.bucket.bucketName,
+        // Paired with archiveTable.grantApiRead below.
+        POPVAULT_TABLE: props.archiveTable.table.tableName,
+      },
+    });
+    props.mailBucket.grantApiRead(this.function.fn);
+    props.archiveTable.grantApiRead(this.function.fn);
+
+    const authorizer =
+      config.auth.kind === 'jwt'
+        ? new authorizers.HttpJwtAuthorizer('Jwt', config.auth.issuer, {
+            jwtAudience: config.auth.audience,
+          })
+        : new authorizers.HttpIamAuthorizer();
+
+    this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
+      description: 'popvault query API',
+      defaultIntegration: new integrations.HttpLambdaIntegration('Query', this.function.fn),
+      defaultAuthorizer: authorizer,
+      // The stage is declared below, with throttling and access logs.
+      createDefaultStage: false,
+    });
+
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: config.accessLogRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stage = new apigw.HttpStage(this, 'Stage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: config.throttle.rateLimit, burstLimit: config.throttle.burstLimit },
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            time: '$context.requestTime',
+            ip: '$context.identity.sourceIp',
+            caller: '$context.identity.caller',
+            user: '$context.identity.userArn',
+            jwtSubject: '$context.authorizer.claims.sub',
+            method: '$context.httpMethod',
+            path: '$context.path',
+            status: '$context.status',
+            latencyMs: '$context.responseLatency',
+            authorizerError: '$context.authorizer.error',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+  }
+
+  /** The base URL callers use (the `$default` stage is served at the root). */
+  get url(): string {
+    return this.stage.url;
+  }
+}
