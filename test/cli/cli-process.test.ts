@@ -204,6 +204,54 @@ describe('popvault CLI as a process', () => {
     }
   });
 
+  it('pull --config takes a mailbox from the stack config file; flags that clash with it are refused', async () => {
+    const user = uniqueUser('cli-config');
+    seedMailbox(lab, user, [mail(1), mail(2)]);
+    const dir = mkdtempSync(join(tmpdir(), 'popvault-cli-config-'));
+    const configPath = join(dir, 'popvault.config.json');
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        mailboxes: [
+          {
+            id: 'lab',
+            host: lab.host,
+            port: lab.tlsPort,
+            tls: 'implicit',
+            username: user,
+            caPem: lab.caPem,
+            policy: 'keep',
+          },
+        ],
+      }),
+    );
+    const archive = join(dir, 'archive');
+    const env = { POPVAULT_PASSWORD: lab.password };
+    const pulled = await finish(
+      popvault(
+        ['pull', '--config', configPath, '--mailbox', 'lab', '--archive', archive, '--json'],
+        env,
+      ),
+    );
+    expect(pulled.stderr).toBe('');
+    expect(JSON.parse(pulled.stdout)).toMatchObject({
+      mailboxId: 'lab',
+      outcome: 'success',
+      counts: { stored: 2, deleted: 0 },
+    });
+    expect(maildirMessageCount(lab, user)).toBe(2);
+    const clash = await finish(
+      popvault(['pull', '--config', configPath, '--mailbox', 'lab', '--host', 'x'], env),
+    );
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toContain('--host comes from --config');
+    const missing = await finish(
+      popvault(['pull', '--config', configPath, '--mailbox', 'nope'], env),
+    );
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('has no mailbox "nope" (it has: lab)');
+  });
+
   it('flags are checked: an unknown flag, a bad value and a missing password each get one line and exit 2', async () => {
     const unknown = await finish(popvault(['pull', '--hots', 'x']));
     expect(unknown.code).toBe(2);

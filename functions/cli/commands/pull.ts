@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { ConfigError, parseConfig } from '../../../infra/config/load-config.js';
 import { DynamoMessageIndex } from '../../core/archive/dynamodb-message-index.js';
 import type { MessageIndex, RawStore, RunRecord } from '../../core/archive/ports.js';
 import { S3RawStore } from '../../core/archive/s3-raw-store.js';
@@ -22,6 +23,7 @@ export const PULL_HELP = `popvault pull: archive one POP3 mailbox, then delete w
 
 Usage:
   popvault pull --host HOST --user USER [options]
+  popvault pull --config popvault.config.json --mailbox ID [options]
 
 Server:
   --host HOST              POP3 server
@@ -48,6 +50,10 @@ What to keep:
   --max-bytes SIZE         per run
   --timeout SECONDS        the run ends (cleanly, with QUIT) before this; default 3600
 
+From the stack's config file:
+  --config FILE            take server, user, policy and limits of --mailbox ID from this file
+                           (the same format "cdk deploy" reads; see popvault.config.example.json)
+
 Where to:
   --archive DIR            local archive (default: $POPVAULT_ARCHIVE or ~/.local/share/popvault)
   --bucket B --table T     S3 bucket and DynamoDB table instead (standard AWS credentials)
@@ -62,6 +68,7 @@ Examples:
 `;
 
 const OPTIONS = {
+  config: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
   tls: { type: 'string' },
@@ -191,12 +198,83 @@ function summary(run: RunRecord): string {
   return text;
 }
 
+/** Flags the config file supplies; giving both would leave it unclear which one wins. */
+const FROM_CONFIG = [
+  'host',
+  'port',
+  'tls',
+  'user',
+  'policy',
+  'delete-after-days',
+  'max-message-size',
+  'oversize',
+  'max-messages',
+  'max-bytes',
+  'pin',
+] as const;
+
+/** Turns `--config FILE --mailbox ID` into the flags the rest of the command reads. */
+async function applyConfigFile<V extends Record<string, string | boolean | undefined>>(
+  values: V,
+): Promise<{ values: V; caPem: string | null }> {
+  const path = values.config;
+  if (typeof path !== 'string') return { values, caPem: null };
+  const clash = FROM_CONFIG.filter((flag) => values[flag] !== undefined);
+  if (clash.length > 0) {
+    throw new CliError(
+      `popvault pull: --${clash[0]} comes from --config; edit the file instead, or drop --config.`,
+    );
+  }
+  if (typeof values.mailbox !== 'string')
+    throw new CliError('popvault pull: --config needs --mailbox ID to pick a mailbox.');
+  let document: unknown;
+  try {
+    document = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new CliError(
+      `popvault pull: cannot read ${path} as JSON: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  let config: ReturnType<typeof parseConfig>;
+  try {
+    config = parseConfig(document, path);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(`popvault pull: ${err.message}`);
+    throw err;
+  }
+  const mailbox = config.mailboxes.find((m) => m.id === values.mailbox);
+  if (!mailbox) {
+    throw new CliError(
+      `popvault pull: ${path} has no mailbox "${values.mailbox}" (it has: ${config.mailboxes.map((m) => m.id).join(', ')}).`,
+    );
+  }
+  const size = (n: number | null): string | undefined => (n === null ? undefined : String(n));
+  const merged = {
+    ...values,
+    host: mailbox.host,
+    port: String(mailbox.port),
+    tls: mailbox.tls,
+    insecure: values.insecure ?? mailbox.tls === 'none',
+    user: mailbox.username,
+    policy: mailbox.policy,
+    'delete-after-days': size(mailbox.deleteAfterDays),
+    'max-message-size': size(mailbox.maxMessageBytes),
+    oversize: mailbox.oversize,
+    'max-messages': size(mailbox.maxMessagesPerRun),
+    'max-bytes': size(mailbox.maxBytesPerRun),
+    pin: mailbox.pinSha256 ?? undefined,
+    'no-pipelining': values['no-pipelining'] ?? !mailbox.pipelining,
+  };
+  return { values: merged, caPem: mailbox.caPem };
+}
+
 export async function pullCommand(argv: string[], io: CommandIo): Promise<number> {
-  const { values } = parseCommandArgs('pull', argv, OPTIONS);
-  if (values.help) {
+  const parsed = parseCommandArgs('pull', argv, OPTIONS);
+  if (parsed.values.help) {
     io.stdout.write(PULL_HELP);
     return EXIT.ok;
   }
+  const { values, caPem } = await applyConfigFile(parsed.values);
   if (!values.host && !values['secret-file']) {
     throw new CliError('popvault pull: --host is required. See "popvault pull --help".');
   }
@@ -223,11 +301,12 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
     positiveInt('pull', 'delete-after-days', values['delete-after-days']),
   );
   const timeoutSeconds = positiveInt('pull', 'timeout', values.timeout) ?? 3600;
-  const ca = values.ca
+  const caFromFile = values.ca
     ? await readFile(values.ca, 'utf8').catch(() => {
         throw new CliError(`popvault pull: cannot read the CA file ${values.ca}.`);
       })
     : undefined;
+  const ca = caFromFile ?? caPem ?? undefined;
 
   const credentials = await credentialsFrom(values, io);
   const userForId = values.user ?? (await credentials.get()).user;
