@@ -7,25 +7,13 @@ import type {
   MessageMetadata,
   RawStore,
 } from '../../functions/core/archive/ports.js';
+import { EMPTY_METADATA } from '../../functions/core/message/empty-metadata.js';
 import type { MessageParser } from '../../functions/core/pull/message-spool.js';
 import type { PullOptions } from '../../functions/core/pull/pull-options.js';
 import type { PullDeps } from '../../functions/core/pull/pull-run.js';
 import type { ScriptedServer } from './scripted-pop3-server.js';
 
-export const EMPTY_METADATA: MessageMetadata = {
-  messageId: null,
-  from: [],
-  to: [],
-  cc: [],
-  addressesTruncated: false,
-  subject: null,
-  dateHeader: null,
-  date: null,
-  attachments: [],
-  attachmentsTruncated: false,
-  snippet: '',
-  parseError: null,
-};
+export { EMPTY_METADATA };
 
 /** Counts what it is fed and extracts nothing: for tests about the run, not about parsing. */
 export function countingParser(): MessageParser {

@@ -7,6 +7,7 @@ import type {
   RunOutcome,
   RunRecord,
 } from '../archive/ports.js';
+import { EMPTY_METADATA } from '../message/empty-metadata.js';
 import { Pop3Client, type Pop3ClientOptions } from '../pop3/client.js';
 import { Pop3Error, Pop3ServerError } from '../pop3/errors.js';
 import { type MessageParser, type SpooledMessage, spoolMessage } from './message-spool.js';
@@ -64,22 +65,6 @@ const RETRY_LATER_CODES = new Set([
 ]);
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** What is indexed for a message whose parser gave up entirely: the raw bytes are still archived. */
-const EMPTY_METADATA: MessageMetadata = {
-  messageId: null,
-  from: [],
-  to: [],
-  cc: [],
-  addressesTruncated: false,
-  subject: null,
-  dateHeader: null,
-  date: null,
-  attachments: [],
-  attachmentsTruncated: false,
-  snippet: '',
-  parseError: null,
-};
 
 function errorCode(err: unknown): string {
   if (err instanceof Pop3Error) return err.code;

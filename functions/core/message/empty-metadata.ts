@@ -1,0 +1,17 @@
+import type { MessageMetadata } from '../archive/ports.js';
+
+/** Metadata of a message nothing could be read from; the raw bytes are archived regardless. */
+export const EMPTY_METADATA: Readonly<MessageMetadata> = Object.freeze({
+  messageId: null,
+  from: [],
+  to: [],
+  cc: [],
+  addressesTruncated: false,
+  subject: null,
+  dateHeader: null,
+  date: null,
+  attachments: [],
+  attachmentsTruncated: false,
+  snippet: '',
+  parseError: null,
+});
