@@ -2,14 +2,19 @@ import { createQueryApp } from '../../query-api/create-query-app.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
 import { CliError, EXIT } from '../cli-error.js';
 import { defaultArchiveDirectory, openLocalArchive } from '../local-archive.js';
+import { createSignedApiClient } from '../signed-api-client.js';
 import type { CommandIo } from './pull.js';
 
 export const READ_HELP = `popvault list | show | raw: read the local archive from the terminal
 
 Usage:
-  popvault list [--mailbox ID] [--limit N] [--json] [--archive DIR]
-  popvault show ID [--json] [--archive DIR]
-  popvault raw ID [--archive DIR] > message.eml
+  popvault list [--mailbox ID] [--limit N] [--json] [--archive DIR | --api URL]
+  popvault show ID [--json] [--archive DIR | --api URL]
+  popvault raw ID [--archive DIR | --api URL] > message.eml
+
+--api URL reads a deployed archive through its API (the stack's ApiUrl output), signing each request
+with SigV4 from the standard AWS credentials (env, profile, SSO, role); --region if the URL does not
+name one.
 
 "list" without --mailbox lists mailboxes; with it, that mailbox's newest messages. IDs come from
 "list". "raw" writes the exact archived bytes.
@@ -17,6 +22,8 @@ Usage:
 
 const OPTIONS = {
   archive: { type: 'string' },
+  api: { type: 'string' },
+  region: { type: 'string' },
   mailbox: { type: 'string' },
   limit: { type: 'string' },
   json: { type: 'boolean' },
@@ -41,25 +48,40 @@ export async function readCommand(
     io.stdout.write(READ_HELP);
     return EXIT.ok;
   }
-  const archive = await openLocalArchive(values.archive ?? defaultArchiveDirectory(io.env));
-  try {
+  if (values.api && values.archive)
+    throw new CliError(`popvault ${command}: use either --archive or --api.`);
+  const id = positionals[0];
+  if (command !== 'list' && (id === undefined || positionals.length > 1)) {
+    throw new CliError(
+      `popvault ${command}: give exactly one message ID (from "popvault list --mailbox ID").`,
+    );
+  }
+  const limit = positiveInt(command, 'limit', values.limit) ?? 20;
+  const path =
+    command === 'list'
+      ? values.mailbox
+        ? `/mailboxes/${encodeURIComponent(values.mailbox)}/messages?limit=${limit}`
+        : '/mailboxes'
+      : command === 'show'
+        ? `/messages/${encodeURIComponent(id ?? '')}`
+        : `/messages/${encodeURIComponent(id ?? '')}/raw`;
+  let request: (path: string) => Promise<Response>;
+  let close = (): void => {};
+  if (values.api) {
+    request = createSignedApiClient({
+      baseUrl: values.api,
+      ...((values.region ?? io.env.AWS_REGION)
+        ? { region: values.region ?? io.env.AWS_REGION }
+        : {}),
+    });
+  } else {
+    const archive = await openLocalArchive(values.archive ?? defaultArchiveDirectory(io.env));
     const app = createQueryApp({ index: archive.index, store: archive.rawStore });
-    const id = positionals[0];
-    if (command !== 'list' && (id === undefined || positionals.length > 1)) {
-      throw new CliError(
-        `popvault ${command}: give exactly one message ID (from "popvault list --mailbox ID").`,
-      );
-    }
-    const limit = positiveInt(command, 'limit', values.limit) ?? 20;
-    const path =
-      command === 'list'
-        ? values.mailbox
-          ? `/mailboxes/${encodeURIComponent(values.mailbox)}/messages?limit=${limit}`
-          : '/mailboxes'
-        : command === 'show'
-          ? `/messages/${encodeURIComponent(id ?? '')}`
-          : `/messages/${encodeURIComponent(id ?? '')}/raw`;
-    const response = await app.request(path);
+    request = async (p) => app.request(p);
+    close = archive.close;
+  }
+  try {
+    const response = await request(path);
     if (!response.ok) {
       const body = (await response.json()) as ApiError;
       throw new CliError(
@@ -79,7 +101,7 @@ export async function readCommand(
     io.stdout.write(`${render(command, body)}\n`);
     return EXIT.ok;
   } finally {
-    archive.close();
+    close();
   }
 }
 
