@@ -300,4 +300,25 @@ describe('popvault CLI as a process', () => {
     const done = await exited;
     expect(done.code).toBe(0);
   });
+
+  it("npm start (the README's first command) runs the demo and stops cleanly on Ctrl-C", async () => {
+    // detached: its own process group, so SIGINT reaches npm, the shell and node alike, as Ctrl-C does.
+    const npm = spawn('npm', ['start'], {
+      cwd: process.cwd(),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const line = stdoutLines(npm);
+    let stdout = '';
+    npm.stdout?.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    // The stream ends only when every process of the group has let go of it.
+    const ended = new Promise<void>((resolve) => npm.stdout?.once('end', () => resolve()));
+    await line(/is ready/);
+    process.kill(-(npm.pid as number), 'SIGINT');
+    await ended;
+    expect(stdout).toContain('5 archived, 5 deleted from the server after archiving; 0 left there');
+    expect(stdout).toContain('stopped.');
+  });
 });

@@ -127,8 +127,11 @@ export async function demoCommand(argv: string[], io: CommandIo): Promise<number
     out(`  npx popvault list --archive ${directory} --mailbox demo`);
     out(`  curl -s -H "Authorization: Bearer ${api.token}" ${api.url}/openapi.json`);
     out();
+    // Listen for the stop signal before saying we are ready: a signal that came first would kill us
+    // with the default action and leave the server and archive behind.
+    const stopped = untilStopped();
     out('popvault demo is ready; press Ctrl-C to stop.');
-    await untilStopped();
+    await stopped;
     await api.stop();
     out('stopped.');
     return EXIT.ok;

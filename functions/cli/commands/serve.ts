@@ -90,9 +90,11 @@ export async function serveCommand(argv: string[], io: CommandIo): Promise<numbe
   if (port > 65535) throw new CliError(`popvault serve: --port must be 0-65535, got ${port}.`);
   const directory = values.archive ?? defaultArchiveDirectory(io.env);
   const served = await startLocalApi(directory, port);
+  // Listen for the stop signal before announcing the URL, so a signal right after it is handled.
+  const stopped = untilStopped();
   io.stdout.write(`popvault API on ${served.url} (archive ${directory})\n`);
   io.stdout.write(`bearer token in ${served.tokenPath}\n`);
-  await untilStopped();
+  await stopped;
   await served.stop();
   return EXIT.ok;
 }
