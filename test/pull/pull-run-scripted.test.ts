@@ -128,6 +128,26 @@ describe('pull run: policies', () => {
     expect(server.messages).toHaveLength(2);
   });
 
+  it('keep on a server with no CAPA and no UIDL gets the same clear refusal', async () => {
+    const server = await scripted({
+      messages: corpus(2),
+      capabilities: ['USER'],
+      handlers: {
+        CAPA(ctx) {
+          ctx.err('unknown command');
+        },
+      },
+    });
+    const a = new Archive();
+    const run = await runPull(
+      scriptedPull(server, a.clock.ms, { policy: { kind: 'keep' } }),
+      pullDeps(a, a.clock),
+    );
+    expect(run).toMatchObject({ outcome: 'failed', errorCode: 'CAPABILITY_MISSING' });
+    expect(run.errorMessage).toContain('use policy "delete"');
+    expect(a.rawStore.objects.size).toBe(0);
+  });
+
   it('delete on a server without UIDL identifies messages by content hash', async () => {
     const mail = corpus(3);
     const server = await scripted({ messages: [...mail], capabilities: ['USER', 'TOP'] });

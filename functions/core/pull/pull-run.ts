@@ -245,14 +245,14 @@ async function session(
   const inFlight = new Set<Promise<void>>();
   try {
     const hasUidl = !client.capabilities.supported || client.capabilities.has('UIDL');
-    if (policy.kind !== 'delete' && !hasUidl) {
-      throw Object.assign(
+    const noUidl = (): Error =>
+      Object.assign(
         new Error(
           `policy "${policy.kind}" needs a server with UIDL to recognise messages across runs, and ${options.server.host} has none; use policy "delete"`,
         ),
         { code: 'CAPABILITY_MISSING' },
       );
-    }
+    if (policy.kind !== 'delete' && !hasUidl) throw noUidl();
     if (policy.kind !== 'delete' && client.capabilities.expiresImmediately) {
       logger.warn(
         'the server announces EXPIRE 0: it deletes retrieved mail itself, so keep cannot hold',
@@ -261,7 +261,7 @@ async function session(
         },
       );
     }
-    const listed = await listMessages(client, hasUidl, policy.kind === 'delete');
+    const listed = await listMessages(client, hasUidl, policy.kind === 'delete', noUidl);
     counts.listed = listed.length;
 
     const uidlCounts = new Map<string, number>();
@@ -416,14 +416,18 @@ async function listMessages(
   client: Pop3Client,
   hasUidl: boolean,
   uidlOptional: boolean,
+  noUidl: () => Error,
 ): Promise<ListedMessage[]> {
   const [scan, uids] = await Promise.all([
     client.list(),
     hasUidl
       ? client.uidl().catch((err: unknown) => {
-          // A server without CAPA may still lack UIDL; delete mode can do without it.
-          if (uidlOptional && err instanceof Pop3Error && err.code === 'COMMAND_FAILED')
-            return null;
+          // A server without CAPA may still lack UIDL: delete mode can do without it, the others
+          // get the same clear refusal as when CAPA says so.
+          if (err instanceof Pop3Error && err.code === 'COMMAND_FAILED') {
+            if (uidlOptional) return null;
+            throw noUidl();
+          }
           throw err;
         })
       : Promise.resolve(null),
