@@ -119,6 +119,21 @@ describe('LocalRawStore: Maildir files', () => {
     }
   });
 
+  it('many puts finishing together share directory syncs and every one of them resolves, stored whole', async () => {
+    const directory = freshDirectory('coalesce');
+    const store = new LocalRawStore({ directory });
+    const messages = Array.from({ length: 200 }, (_, i) =>
+      Buffer.from(`Subject: ${i}\r\n\r\n${'x'.repeat(i)}\r\n`),
+    );
+    const refs = await Promise.all(messages.map((m) => store.put(bufferInput('burst', m))));
+    expect(new Set(refs.map((r) => r.key)).size).toBe(200);
+    for (const [i, ref] of refs.entries())
+      expect(readFileSync(join(directory, ref.key)).equals(messages[i] as Buffer)).toBe(true);
+    // A later put after the burst still gets a sync of its own (nothing is left queued).
+    const late = Buffer.from('Subject: late\r\n\r\nlate\r\n');
+    expect(await store.has((await store.put(bufferInput('burst', late))).key)).toBe(true);
+  });
+
   it('ignores a tmp file left by a crash before the rename; a later put stores the message whole', async () => {
     const directory = freshDirectory('crash');
     const mailboxId = 'crashed';
@@ -224,6 +239,30 @@ describe('SqliteMessageIndex: the file', () => {
     } finally {
       file.close();
     }
+  });
+
+  it('commits puts of one event-loop turn together, and each resolves only once its commit is durable', async () => {
+    const path = join(freshDirectory('group'), 'index.sqlite');
+    const index = openIndex(path);
+    const records = Array.from({ length: 20 }, (_, i) =>
+      makeRecord({ mailboxId: 'group', messageKey: `k${i}` }),
+    );
+    const again = makeRecord({ mailboxId: 'group', messageKey: 'k3', sha256: 'f'.repeat(64) });
+    const results = await Promise.all([
+      ...records.map((r) => index.putMessage(r)),
+      index.putMessage(again),
+    ]);
+    expect(results.slice(0, 20).every((r) => r.created)).toBe(true);
+    // The same key twice in one batch: the second sees the first, never a second record.
+    expect(results[20]).toMatchObject({
+      created: false,
+      existing: { messageKey: 'k3', sha256: records[3]?.sha256 },
+    });
+    index.close();
+    // What resolved is on disk: a second connection (as after a crash) sees every record counted once.
+    const reopened = openIndex(path);
+    expect(await reopened.getMailbox('group')).toMatchObject({ messages: 20 });
+    reopened.close();
   });
 
   it('keeps its records across a reopen, migrating nothing twice; refuses a newer schema', async () => {

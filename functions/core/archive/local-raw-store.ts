@@ -119,6 +119,8 @@ async function writeAll(handle: FileHandle, data: Uint8Array): Promise<void> {
 }
 
 /** Makes a rename or create in `directory` durable (POSIX needs the directory itself fsynced). */
+function settled(): void {}
+
 async function syncDirectory(directory: string): Promise<void> {
   const handle = await open(directory, 'r');
   try {
@@ -146,6 +148,11 @@ export class LocalRawStore implements RawStore {
   readonly #directory: string;
   /** Mailbox directories this store has made sure of (and swept), by key segment. */
   readonly #ready = new Map<string, Promise<void>>();
+  /** Directory syncs in flight, and the one queued behind each (see #syncDirectory). */
+  readonly #directorySyncs = new Map<
+    string,
+    { current: Promise<void>; queued: Promise<void> | null }
+  >();
 
   constructor(options: LocalRawStoreOptions) {
     this.#directory = options.directory;
@@ -198,7 +205,7 @@ export class LocalRawStore implements RawStore {
       throw error;
     }
     try {
-      await syncDirectory(cur);
+      await this.#syncDirectory(cur);
     } catch (error) {
       throw storeError(error, 'sync', cur);
     }
@@ -315,10 +322,37 @@ export class LocalRawStore implements RawStore {
       } finally {
         await handle.close();
       }
-      await syncDirectory(directory);
+      await this.#syncDirectory(directory);
     } catch (error) {
       throw storeError(error, 'sync', file);
     }
+  }
+
+  /**
+   * fsync of a directory, coalesced: a caller that asks while a sync is running shares the next one,
+   * which starts only after the running one ends, so it covers every rename done before its callers
+   * asked. Many puts finishing together then cost one directory sync, not one each.
+   */
+  #syncDirectory(directory: string): Promise<void> {
+    const entry = this.#directorySyncs.get(directory);
+    if (entry === undefined) return this.#startDirectorySync(directory);
+    entry.queued ??= entry.current.then(settled, settled).then(() => {
+      entry.queued = null;
+      return this.#startDirectorySync(directory);
+    });
+    return entry.queued;
+  }
+
+  #startDirectorySync(directory: string): Promise<void> {
+    const current = syncDirectory(directory);
+    const entry = this.#directorySyncs.get(directory) ?? { current, queued: null };
+    entry.current = current;
+    this.#directorySyncs.set(directory, entry);
+    current.then(settled, settled).then(() => {
+      if (entry.current === current && entry.queued === null)
+        this.#directorySyncs.delete(directory);
+    });
+    return current;
   }
 
   /**

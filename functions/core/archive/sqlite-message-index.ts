@@ -484,11 +484,25 @@ const LISTINGS: Record<Listing, { first: string; next: string }> = {
   },
 };
 
+/**
+ * How long a put waits for others to share its commit. A commit costs one fsync (about 1.5 ms on
+ * the machines measured, blocking the event loop, since better-sqlite3 is synchronous); 4 ms lets a
+ * pull's concurrent puts ride together while adding little to any one message's latency.
+ */
+const GROUP_COMMIT_WINDOW_MS = 4;
+
 export class SqliteMessageIndex implements MessageIndex {
   readonly #db: Database.Database;
   readonly #owned: boolean;
   readonly #scannedRowsPerCall: number;
   readonly #statements: ReturnType<typeof prepareStatements>;
+  readonly #pendingPuts: Array<{
+    record: MessageRecord;
+    row: ReturnType<typeof toRow>;
+    resolve: (result: PutMessageResult) => void;
+    reject: (error: unknown) => void;
+  }> = [];
+  #flushQueued = false;
 
   constructor(options: SqliteMessageIndexOptions) {
     this.#scannedRowsPerCall = options.scannedRowsPerCall ?? DEFAULT_SCANNED_ROWS_PER_CALL;
@@ -516,32 +530,66 @@ export class SqliteMessageIndex implements MessageIndex {
     if (this.#owned && this.#db.open) this.#db.close();
   }
 
+  /**
+   * Group commit: puts that arrive within GROUP_COMMIT_WINDOW_MS of each other share one transaction
+   * and so one fsync, yet each resolves only after the commit that holds it, so "acknowledged" still
+   * means "durable".
+   */
   async putMessage(record: MessageRecord): Promise<PutMessageResult> {
     const row = toRow(record);
-    return this.#run('putMessage', () =>
-      this.#db
-        .transaction((): PutMessageResult => {
-          if (this.#statements.insertMessage.run(row).changes === 1) {
-            this.#statements.countMessage.run({
-              mailboxId: record.mailboxId,
-              octets: record.octets,
-            });
-            return { created: true };
-          }
-          const existing = this.#statements.getMessage.get(record.mailboxId, record.messageKey) as
-            | MessageRow
-            | undefined;
-          if (existing === undefined) {
-            // Not reachable inside one transaction; kept so a schema change cannot make it silent.
-            throw new ArchiveError(
-              'STORE_CONFLICT',
-              `record ${record.messageKey} neither new nor old`,
-            );
-          }
-          return { created: false, existing: toMessage(existing) };
-        })
-        .immediate(),
-    );
+    return new Promise<PutMessageResult>((resolve, reject) => {
+      this.#pendingPuts.push({ record, row, resolve, reject });
+      if (this.#flushQueued) return;
+      this.#flushQueued = true;
+      setTimeout(() => this.#flushPuts(), GROUP_COMMIT_WINDOW_MS);
+    });
+  }
+
+  #flushPuts(): void {
+    this.#flushQueued = false;
+    const batch = this.#pendingPuts.splice(0);
+    let results: PutMessageResult[];
+    try {
+      results = this.#run('putMessage', () =>
+        this.#db
+          .transaction(() => batch.map((put) => this.#putOne(put.record, put.row)))
+          .immediate(),
+      );
+    } catch (error) {
+      if (batch.length === 1) {
+        batch[0]?.reject(error);
+        return;
+      }
+      // One bad record must not fail its neighbours: retry each in a transaction of its own.
+      for (const put of batch) {
+        try {
+          put.resolve(
+            this.#run('putMessage', () =>
+              this.#db.transaction(() => this.#putOne(put.record, put.row)).immediate(),
+            ),
+          );
+        } catch (single) {
+          put.reject(single);
+        }
+      }
+      return;
+    }
+    for (const [i, put] of batch.entries()) put.resolve(results[i] as PutMessageResult);
+  }
+
+  #putOne(record: MessageRecord, row: ReturnType<typeof toRow>): PutMessageResult {
+    if (this.#statements.insertMessage.run(row).changes === 1) {
+      this.#statements.countMessage.run({ mailboxId: record.mailboxId, octets: record.octets });
+      return { created: true };
+    }
+    const existing = this.#statements.getMessage.get(record.mailboxId, record.messageKey) as
+      | MessageRow
+      | undefined;
+    if (existing === undefined) {
+      // Not reachable inside one transaction; kept so a schema change cannot make it silent.
+      throw new ArchiveError('STORE_CONFLICT', `record ${record.messageKey} neither new nor old`);
+    }
+    return { created: false, existing: toMessage(existing) };
   }
 
   async getMessage(mailboxId: string, messageKey: string): Promise<MessageRecord | null> {
