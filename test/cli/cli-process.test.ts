@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, inject, it } from 'vitest';
+import { defaultMailboxId } from '../../functions/cli/commands/pull.js';
 import { LocalRawStore } from '../../functions/core/archive/local-raw-store.js';
 import { SqliteMessageIndex } from '../../functions/core/archive/sqlite-message-index.js';
 import { createMessageParser } from '../../functions/core/message/message-parser.js';
@@ -127,7 +128,14 @@ describe('popvault CLI as a process', () => {
     const headers = { authorization: `Bearer ${token}` };
     const mailboxes = await fetch(`${url}/mailboxes`, { headers });
     expect(mailboxes.status).toBe(200);
-    expect(JSON.stringify(await mailboxes.json())).toContain(`${user}@${lab.host}`);
+    expect(JSON.stringify(await mailboxes.json())).toContain(defaultMailboxId(user, lab.host));
+    // The default mailbox id is one the API accepts: its messages list over HTTP.
+    const listed = await fetch(
+      `${url}/mailboxes/${defaultMailboxId(user, lab.host)}/messages?limit=50`,
+      { headers },
+    );
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { items: unknown[] }).items).toHaveLength(12);
     server.kill('SIGTERM');
     expect((await exited).code).toBe(0);
   });
@@ -157,7 +165,7 @@ describe('popvault CLI as a process', () => {
     const index = new SqliteMessageIndex({ path: join(archive, 'index.sqlite') });
     try {
       const archived = new Set(
-        (await index.listMessages(`${user}@${lab.host}`, { limit: 1000 })).items.map(
+        (await index.listMessages(defaultMailboxId(user, lab.host), { limit: 1000 })).items.map(
           (r) => r.sha256,
         ),
       );
@@ -176,7 +184,7 @@ describe('popvault CLI as a process', () => {
     try {
       const run = await runPull(
         {
-          mailboxId: `${user}@${lab.host}`,
+          mailboxId: defaultMailboxId(user, lab.host),
           server: { host: lab.host, port: lab.tlsPort, tls: 'implicit', ca: lab.caPem },
           policy: { kind: 'delete' },
           hardDeadline: later() + 60_000,
@@ -193,8 +201,9 @@ describe('popvault CLI as a process', () => {
       );
       expect(run.outcome, `killed at progress line ${killAt}`).toBe('success');
       expect(maildirMessageCount(lab, user)).toBe(0);
-      const records = (await archiveAgain.listMessages(`${user}@${lab.host}`, { limit: 1000 }))
-        .items;
+      const records = (
+        await archiveAgain.listMessages(defaultMailboxId(user, lab.host), { limit: 1000 })
+      ).items;
       expect(records).toHaveLength(messages.length);
       expect(new Set(records.map((r) => r.sha256))).toEqual(
         new Set(messages.map((m) => sha256(toWireForm(m)))),
@@ -267,6 +276,16 @@ describe('popvault CLI as a process', () => {
     );
     expect(noPassword.code).toBe(2);
     expect(noPassword.stderr).toContain('no password');
+    const badMailbox = await finish(
+      popvault(['pull', '--host', 'x', '--user', 'u', '--mailbox', 'a/b@c'], {
+        POPVAULT_PASSWORD: 'p',
+      }),
+    );
+    expect(badMailbox.code).toBe(2);
+    expect(badMailbox.stderr).toContain('--mailbox must be 1-64 letters');
+    expect(defaultMailboxId('me@example.com', 'pop.example.com')).toBe(
+      'me_example.com_pop.example.com',
+    );
     const unknownCommand = await finish(popvault(['puller']));
     expect(unknownCommand.code).toBe(2);
     expect(unknownCommand.stderr).toContain('unknown command "puller"');

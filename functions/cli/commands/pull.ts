@@ -57,7 +57,7 @@ From the stack's config file:
 Where to:
   --archive DIR            local archive (default: $POPVAULT_ARCHIVE or ~/.local/share/popvault)
   --bucket B --table T     S3 bucket and DynamoDB table instead (standard AWS credentials)
-  --mailbox ID             the mailbox's id in the archive (default: USER@HOST)
+  --mailbox ID             the mailbox's id in the archive (default: USER_HOST, e.g. me_example.com_pop.example.com)
   --json                   print a machine-readable summary
 
 Exit codes: 0 done, 2 usage, 3 some messages failed, 4 retry later, 5 credentials rejected, 6 failed.
@@ -198,6 +198,15 @@ function summary(run: RunRecord): string {
   return text;
 }
 
+/** The mailbox id rule the stack and the API share: it becomes keys, metric dimensions and URLs. */
+const MAILBOX_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** "me@example.com" on "pop.example.com" becomes "me_example.com_pop.example.com", cut to 64. */
+export function defaultMailboxId(user: string, host: string): string {
+  const id = `${user}_${host}`.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[^A-Za-z0-9]+/, '');
+  return id.slice(0, 64) || 'mailbox';
+}
+
 /** Flags the config file supplies; giving both would leave it unclear which one wins. */
 const FROM_CONFIG = [
   'host',
@@ -310,7 +319,12 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
 
   const credentials = await credentialsFrom(values, io);
   const userForId = values.user ?? (await credentials.get()).user;
-  const mailboxId = values.mailbox ?? `${userForId}@${values.host}`;
+  const mailboxId = values.mailbox ?? defaultMailboxId(userForId, values.host);
+  if (!MAILBOX_ID.test(mailboxId)) {
+    throw new CliError(
+      `popvault pull: --mailbox must be 1-64 letters, digits, ".", "_" or "-" (it names the mailbox in the archive and the API), got "${mailboxId}".`,
+    );
+  }
 
   let rawStore: RawStore;
   let index: MessageIndex;
