@@ -35,5 +35,5 @@ const run = await runPull(config.options, {
   onProgress: (event) => process.stdout.write(`${JSON.stringify(event)}\n`),
 });
 process.stdout.write(
-  `${JSON.stringify({ kind: 'done', outcome: run.outcome, stored: run.counts.stored, maxRssKb: process.resourceUsage().maxRSS })}\n`,
+  `${JSON.stringify({ kind: 'done', outcome: run.outcome, stored: run.counts.stored })}\n`,
 );
