@@ -2,10 +2,7 @@ import { ArchiveError } from '../core/archive/errors.js';
 import { CredentialsError } from '../core/credentials/credentials-provider.js';
 import { Pop3Error } from '../core/pop3/errors.js';
 import { CliError, EXIT } from './cli-error.js';
-import { DEMO_HELP, demoCommand } from './commands/demo.js';
-import { type CommandIo, PULL_HELP, pullCommand } from './commands/pull.js';
-import { READ_HELP, readCommand } from './commands/read.js';
-import { SERVE_HELP, serveCommand } from './commands/serve.js';
+import type { CommandIo } from './commands/pull.js';
 
 const USAGE = `popvault: archive POP3 mail into your own storage before it is deleted from the server
 
@@ -20,22 +17,23 @@ Usage:
 
 export async function main(argv: string[], io: CommandIo): Promise<number> {
   const [command, ...rest] = argv;
+  // Each command loads only what it needs (the AWS SDK, Hono, mailparser): start-up is paid per use.
   switch (command) {
     case 'pull':
-      return pullCommand(rest, io);
+      return (await import('./commands/pull.js')).pullCommand(rest, io);
     case 'serve':
-      return serveCommand(rest, io);
+      return (await import('./commands/serve.js')).serveCommand(rest, io);
     case 'list':
     case 'show':
     case 'raw':
-      return readCommand(command, rest, io);
+      return (await import('./commands/read.js')).readCommand(command, rest, io);
     case 'demo':
-      return demoCommand(rest, io);
+      return (await import('./commands/demo.js')).demoCommand(rest, io);
     case undefined:
     case 'help':
     case '--help':
     case '-h':
-      io.stdout.write(`${USAGE}\n${command === 'help' && rest[0] ? helpFor(rest[0]) : ''}`);
+      io.stdout.write(`${USAGE}\n${command === 'help' && rest[0] ? await helpFor(rest[0]) : ''}`);
       return command === undefined ? EXIT.usage : EXIT.ok;
     default:
       throw new CliError(
@@ -44,17 +42,21 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   }
 }
 
-function helpFor(command: string): string {
-  return (
-    {
-      pull: PULL_HELP,
-      serve: SERVE_HELP,
-      list: READ_HELP,
-      show: READ_HELP,
-      raw: READ_HELP,
-      demo: DEMO_HELP,
-    }[command] ?? ''
-  );
+async function helpFor(command: string): Promise<string> {
+  switch (command) {
+    case 'pull':
+      return (await import('./commands/pull.js')).PULL_HELP;
+    case 'serve':
+      return (await import('./commands/serve.js')).SERVE_HELP;
+    case 'list':
+    case 'show':
+    case 'raw':
+      return (await import('./commands/read.js')).READ_HELP;
+    case 'demo':
+      return (await import('./commands/demo.js')).DEMO_HELP;
+    default:
+      return '';
+  }
 }
 
 /** One line for every error a user can meet; a stack trace only with POPVAULT_DEBUG=1. */

@@ -6,7 +6,6 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, parseConfig } from '../../../infra/config/load-config.js';
 import { DynamoMessageIndex } from '../../core/archive/dynamodb-message-index.js';
 import type { MessageIndex, RawStore, RunRecord } from '../../core/archive/ports.js';
-import { S3RawStore } from '../../core/archive/s3-raw-store.js';
 import type { CredentialsProvider } from '../../core/credentials/credentials-provider.js';
 import { fromFile, providerFor } from '../../core/credentials/secret-sources.js';
 import { createMessageParser } from '../../core/message/message-parser.js';
@@ -330,6 +329,14 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
   let index: MessageIndex;
   let close = (): void => {};
   if (values.bucket && values.table) {
+    // Loaded only for this path: a local pull (and --help) does not pay for the AWS SDK.
+    const [{ S3Client }, { DynamoDBClient }, { S3RawStore }, { DynamoMessageIndex }] =
+      await Promise.all([
+        import('@aws-sdk/client-s3'),
+        import('@aws-sdk/client-dynamodb'),
+        import('../../core/archive/s3-raw-store.js'),
+        import('../../core/archive/dynamodb-message-index.js'),
+      ]);
     rawStore = new S3RawStore({ client: new S3Client({}), bucket: values.bucket });
     index = new DynamoMessageIndex({ client: new DynamoDBClient({}), tableName: values.table });
   } else {

@@ -121,6 +121,14 @@ async function writeAll(handle: FileHandle, data: Uint8Array): Promise<void> {
 /** Makes a rename or create in `directory` durable (POSIX needs the directory itself fsynced). */
 function settled(): void {}
 
+let cachedHost: string | undefined;
+
+/** The host part of Maildir names; looked up once, not with a uname(2) per message. */
+function maildirHost(): string {
+  cachedHost ??= hostname().replace(/[/:]/g, '_');
+  return cachedHost;
+}
+
 async function syncDirectory(directory: string): Promise<void> {
   const handle = await open(directory, 'r');
   try {
@@ -186,7 +194,7 @@ export class LocalRawStore implements RawStore {
     }
 
     // Maildir's unique-name recipe (pid, random, host; "/" and ":" may not appear in a name).
-    const host = hostname().replace(/[/:]/g, '_');
+    const host = maildirHost();
     const tmp = join(
       mailbox,
       'tmp',
