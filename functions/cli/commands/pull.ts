@@ -1,10 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, parseConfig } from '../../../infra/config/load-config.js';
-import { DynamoMessageIndex } from '../../core/archive/dynamodb-message-index.js';
 import type { MessageIndex, RawStore, RunRecord } from '../../core/archive/ports.js';
 import type { CredentialsProvider } from '../../core/credentials/credentials-provider.js';
 import { fromFile, providerFor } from '../../core/credentials/secret-sources.js';
