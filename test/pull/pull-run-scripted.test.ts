@@ -8,7 +8,13 @@ import type { MessageParser } from '../../functions/core/pull/message-spool.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
 import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
 import { message, scripted, sha256 } from '../support/pop3-test-kit.js';
-import { countingParser, pullDeps, scriptedPull, TestClock } from '../support/pull-test-kit.js';
+import {
+  countingParser,
+  pullDeps,
+  scriptedPull,
+  TestClock,
+  withFaults,
+} from '../support/pull-test-kit.js';
 import type { ScriptedMessage, ScriptedServer } from '../support/scripted-pop3-server.js';
 
 function corpus(n: number, prefix = 'm'): ScriptedMessage[] {
@@ -257,6 +263,71 @@ describe('pull run: hostile listings and limits', () => {
     const second = await runPull(scriptedPull(server, a.clock.ms), pullDeps(a, a.clock));
     expect(second.outcome).toBe('success');
     expect(server.messages).toEqual([]);
+    a.expectHoldsExactly(mail);
+  });
+});
+
+describe('pull run: losing the lease, and the bookkeeping after QUIT', () => {
+  it('a lease lost to another run mid-session drops the connection without QUIT: retry-later, nothing deleted', async () => {
+    let lost: () => void = () => {};
+    const leaseLost = new Promise<void>((resolve) => {
+      lost = resolve;
+    });
+    const server = await scripted({
+      messages: corpus(3),
+      handlers: {
+        async RETR(ctx) {
+          // Stall the session until the renewal has found the lease gone.
+          await leaseLost;
+          await ctx.fallback();
+        },
+      },
+    });
+    const a = new Archive();
+    let acquisitions = 0;
+    const index = withFaults(a.index, {
+      async acquireLease(request) {
+        acquisitions += 1;
+        if (acquisitions === 1) return a.index.acquireLease(request);
+        lost();
+        return false;
+      },
+    });
+    const run = await runPull(
+      scriptedPull(server, a.clock.ms, { leaseTtlMs: 30 }),
+      pullDeps({ rawStore: a.rawStore, index }, a.clock),
+    );
+    expect(run).toMatchObject({ outcome: 'retry-later', errorCode: 'LEASE_LOST' });
+    const session = await server.nextSession();
+    await session.closed;
+    expect(session.commands).not.toContain('QUIT');
+    expect(server.messages).toHaveLength(3);
+  });
+
+  it('failing to mark records deleted after a good QUIT costs a warning, not the run', async () => {
+    const mail = corpus(2);
+    const server = await scripted({ messages: [...mail] });
+    const a = new Archive();
+    const warnings: string[] = [];
+    const index = withFaults(a.index, {
+      async markDeleted() {
+        throw Object.assign(new Error('throttled'), { code: 'STORE_UNAVAILABLE' });
+      },
+    });
+    const run = await runPull(
+      scriptedPull(server, a.clock.ms),
+      pullDeps(
+        {
+          rawStore: a.rawStore,
+          index,
+          logger: { info() {}, error() {}, warn: (message) => warnings.push(message) },
+        },
+        a.clock,
+      ),
+    );
+    expect(run).toMatchObject({ outcome: 'success', counts: { stored: 2, deleted: 2 } });
+    expect(server.messages).toEqual([]);
+    expect(warnings).toContain('could not mark records deleted-from-server');
     a.expectHoldsExactly(mail);
   });
 });

@@ -71,7 +71,8 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
         chunks.length = 0;
       }
       if (file !== null) await file.write(chunk);
-      else chunks.push(Buffer.from(chunk));
+      // Socket chunks are fresh buffers nobody reuses; Buffer.concat below makes the one copy.
+      else chunks.push(chunk);
       if (parsed) await parsed;
     }
     parser.sink.end();

@@ -29,6 +29,8 @@ export interface PullOptions {
    */
   hardDeadline: number;
   finishReserveMs?: number;
+  /** How long the mailbox lease lasts unrenewed (default PULL_DEFAULTS.leaseTtlMs). */
+  leaseTtlMs?: number;
 }
 
 /** Supplies credentials; `invalidate` drops a cached token after the server rejected it. */

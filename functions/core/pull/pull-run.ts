@@ -53,16 +53,18 @@ interface Archived {
   messageKey: string;
 }
 
-/** Codes that end a run as "try again later" rather than as a failure that needs a human. */
-const RETRY_LATER_CODES = new Set([
-  'IN_USE',
-  'LOGIN_DELAY',
-  'SYS_TEMP',
-  'TIMEOUT',
-  'UNEXPECTED_EOF',
-  'CONNECTION_FAILED',
-  'LEASE_HELD',
-]);
+/**
+ * The run's own reasons to end as "try again later". POP3 and credential errors carry their own
+ * `temporary` flag (Pop3Error, CredentialsError), so they are not listed again here.
+ */
+const RUN_RETRY_LATER_CODES = new Set(['LEASE_HELD', 'LEASE_LOST']);
+
+function retryLater(err: unknown): boolean {
+  if (err && typeof err === 'object' && 'temporary' in err && typeof err.temporary === 'boolean') {
+    return err.temporary;
+  }
+  return RUN_RETRY_LATER_CODES.has(errorCode(err));
+}
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -159,12 +161,13 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
     return record;
   };
 
-  const lease = { mailboxId, owner: runId, ttlMs: PULL_DEFAULTS.leaseTtlMs };
+  const leaseTtlMs = options.leaseTtlMs ?? PULL_DEFAULTS.leaseTtlMs;
+  const lease = { mailboxId, owner: runId, ttlMs: leaseTtlMs };
   const leased = await deps.index.acquireLease({ ...lease, now: startedAt });
   if (!leased) {
     const held = Object.assign(
       new Error(
-        `another run holds the lease on mailbox ${mailboxId}; it ends, or expires within ${PULL_DEFAULTS.leaseTtlMs / 1000} s of that run dying`,
+        `another run holds the lease on mailbox ${mailboxId}; it ends, or expires within ${leaseTtlMs / 1000} s of that run dying`,
       ),
       { code: 'LEASE_HELD' },
     );
@@ -192,7 +195,7 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
         });
       },
     );
-  }, PULL_DEFAULTS.leaseTtlMs / 3);
+  }, leaseTtlMs / 3);
   renewal.unref();
 
   try {
@@ -211,7 +214,7 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
   const err = state.fatal;
   if (err !== null) {
     if (err instanceof Pop3Error && err.code === 'AUTH_FAILED') deps.credentials.invalidate?.();
-    return finish(RETRY_LATER_CODES.has(errorCode(err)) ? 'retry-later' : 'failed', err);
+    return finish(retryLater(err) ? 'retry-later' : 'failed', err);
   }
   return finish(state.counts.failed > 0 || state.stopReason !== null ? 'partial' : 'success', null);
 }
