@@ -760,13 +760,13 @@ describe('DynamoMessageIndex on DynamoDB Local: layout and injected failures', (
     const foreign = decode(otherCursor);
     const forged = [
       { ...payload, v: 2 },
-      { ...payload, index: 'GSI3' },
+      { ...payload, listing: 'GSI3' },
       { ...payload, mailboxId: other },
       // Another mailbox's start key under this mailbox's name.
-      { ...payload, key: foreign.key },
-      { ...payload, key: { ...payload.key, extra: 'x' } },
-      { ...payload, key: { ...payload.key, [GSI1SK]: 5 } },
-      { ...payload, key: null },
+      { ...payload, position: foreign.position },
+      { ...payload, position: { ...payload.position, extra: 'x' } },
+      { ...payload, position: { ...payload.position, [GSI1SK]: 5 } },
+      { ...payload, position: null },
       [],
     ];
     for (const value of forged) {

@@ -69,6 +69,7 @@ import {
   InvalidCursorError,
   toArchiveError,
 } from './errors.js';
+import { decodeCursor, encodeCursor, invalidCursor } from './listing-cursor.js';
 import type {
   LeaseRequest,
   ListMessagesQuery,
@@ -99,9 +100,6 @@ export const DEFAULT_LIST_PAGES_PER_CALL = 5;
  * `limit` (say 10) items would spend the page budget on a few dozen items.
  */
 export const DEFAULT_FILTERED_PAGE_ITEMS = 100;
-/** A cursor is a few hundred characters; anything far longer is not one of ours. */
-const MAX_CURSOR_LENGTH = 8192;
-const CURSOR_VERSION = 1;
 
 export interface RetryPolicy {
   attempts: number;
@@ -145,15 +143,6 @@ export interface DynamoMessageIndexOptions {
 }
 
 type IndexName = typeof BY_DATE_INDEX | typeof BY_SENDER_INDEX;
-
-interface CursorPayload {
-  v: number;
-  index: IndexName;
-  mailboxId: string;
-  /** The partition queried (for the sender index it names the address too). */
-  partition: string;
-  key: Record<string, string>;
-}
 
 type Item = Record<string, unknown>;
 
@@ -251,48 +240,24 @@ async function forEachBounded<T>(
   if (failed !== null) throw failed.error;
 }
 
-function encodeCursor(payload: CursorPayload): string {
-  return Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
-}
-
 /**
- * A cursor is accepted only if it is exactly what this index issued for the same query: same index,
- * mailbox and partition, a start key with exactly that index's key attributes, inside the range
- * being queried. DynamoDB would reject some of these itself, but with a ValidationException that
- * looks like any other bad request.
+ * A cursor's position is accepted only if it is a start key with exactly this index's key
+ * attributes, inside the range being queried. DynamoDB would reject some of these itself, but with a
+ * ValidationException that looks like any other bad request.
  */
-function decodeCursor(
-  cursor: string,
+function startKeyFrom(
+  position: Record<string, unknown>,
   expected: { index: IndexName; mailboxId: string; partition: string; low: string; high: string },
 ): Record<string, string> {
-  const reject = (why: string, cause?: unknown): never => {
-    throw new InvalidCursorError(`invalid cursor: ${why}`, { cause });
-  };
-  if (cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor))
-    reject('not base64url');
-  let payload: Partial<CursorPayload>;
-  try {
-    payload = JSON.parse(
-      Buffer.from(cursor, 'base64url').toString('utf8'),
-    ) as Partial<CursorPayload>;
-  } catch (error) {
-    return reject('does not decode', error);
-  }
-  if (payload === null || typeof payload !== 'object') return reject('does not decode');
-  if (payload.v !== CURSOR_VERSION) reject('unknown version');
-  if (payload.index !== expected.index) reject('issued for another listing');
-  if (payload.mailboxId !== expected.mailboxId) reject('issued for another mailbox');
-  if (payload.partition !== expected.partition) reject('issued for another query');
-  const key = payload.key;
-  if (key === null || typeof key !== 'object') return reject('no start key');
   const [indexPk, indexSk] = expected.index === BY_DATE_INDEX ? [GSI1PK, GSI1SK] : [GSI3PK, GSI3SK];
-  const names = Object.keys(key).sort();
+  const names = Object.keys(position).sort();
   const wanted = [PK, SK, indexPk, indexSk].sort();
   if (names.length !== wanted.length || names.some((n, i) => n !== wanted[i])) {
-    reject('start key has the wrong attributes');
+    invalidCursor('start key has the wrong attributes');
   }
-  if (!Object.values(key).every((v) => typeof v === 'string')) reject('start key is not strings');
-  const start = key as Record<string, string>;
+  if (!Object.values(position).every((v) => typeof v === 'string'))
+    invalidCursor('start key is not strings');
+  const start = position as Record<string, string>;
   const sortKey = start[indexSk] as string;
   if (
     start[PK] !== mailboxPk(expected.mailboxId) ||
@@ -301,7 +266,7 @@ function decodeCursor(
     sortKey < expected.low ||
     sortKey > expected.high
   ) {
-    reject('start key lies outside this query');
+    invalidCursor('start key lies outside this query');
   }
   return start;
 }
@@ -568,7 +533,13 @@ export class DynamoMessageIndex implements MessageIndex {
     const start =
       query.cursor === undefined || query.cursor === null
         ? undefined
-        : decodeCursor(query.cursor, { index, mailboxId, partition, low, high });
+        : startKeyFrom(decodeCursor(query.cursor, { listing: index, mailboxId, partition }), {
+            index,
+            mailboxId,
+            partition,
+            low,
+            high,
+          });
 
     const values: Record<string, unknown> = { ':pk': partition };
     let range = '';
@@ -656,9 +627,7 @@ export class DynamoMessageIndex implements MessageIndex {
     return {
       items,
       cursor:
-        next === undefined
-          ? null
-          : encodeCursor({ v: CURSOR_VERSION, index, mailboxId, partition, key: next }),
+        next === undefined ? null : encodeCursor({ listing: index, mailboxId, partition }, next),
     };
   }
 

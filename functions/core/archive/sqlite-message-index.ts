@@ -23,11 +23,13 @@
  * Text compares in SQLite's BINARY collation (UTF-8 bytes), which is also DynamoDB's order, so both
  * indexes list ties and mailboxes alike.
  */
+
 import { closeSync, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { requireSortableIso, senderOf, sortDateOf } from './dynamodb-table.js';
 import { ArchiveError, type ArchiveErrorCode, InvalidCursorError } from './errors.js';
+import { decodeCursor, encodeCursor, invalidCursor } from './listing-cursor.js';
 import type {
   AddressSummary,
   AttachmentSummary,
@@ -56,8 +58,6 @@ export const BUSY_TIMEOUT_MS = 5000;
 /** Mail is private: the index is its owner's alone, like the directory it lives in. */
 export const DATABASE_FILE_MODE = 0o600;
 export const DATABASE_DIRECTORY_MODE = 0o700;
-const MAX_CURSOR_LENGTH = 8192;
-const CURSOR_VERSION = 1;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** Above every sortable ISO date (they start with a digit), so "no until" needs no second query. */
 const AFTER_EVERY_DATE = '\u{10FFFF}';
@@ -203,17 +203,6 @@ interface MailboxRow {
 
 type Listing = 'date' | 'sender';
 
-interface CursorPayload {
-  v: number;
-  listing: Listing;
-  mailboxId: string;
-  /** The sender address for a sender listing, '' for the date listing. */
-  partition: string;
-  /** The last row examined: the next page starts right after it. */
-  sortDate: string;
-  messageKey: string;
-}
-
 function toRow(record: MessageRecord): MessageRow {
   return {
     mailbox_id: record.mailboxId,
@@ -339,44 +328,17 @@ function toArchiveError(error: unknown, operation: string): ArchiveError {
   );
 }
 
-function encodeCursor(payload: CursorPayload): string {
-  return Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
-}
-
-/**
- * A cursor is accepted only if it is exactly what this index issued for the same listing: same
- * listing, mailbox and sender, a position inside the range being listed.
- */
-function decodeCursor(
-  cursor: string,
-  expected: { listing: Listing; mailboxId: string; partition: string; low: string; high: string },
+/** A cursor's position must name a row inside the range being listed. */
+function positionFrom(
+  position: Record<string, unknown>,
+  range: { low: string; high: string },
 ): { sortDate: string; messageKey: string } {
-  const reject = (why: string, cause?: unknown): never => {
-    throw new InvalidCursorError(`invalid cursor: ${why}`, { cause });
-  };
-  if (cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor))
-    reject('not base64url');
-  let payload: Partial<CursorPayload>;
-  try {
-    payload = JSON.parse(
-      Buffer.from(cursor, 'base64url').toString('utf8'),
-    ) as Partial<CursorPayload>;
-  } catch (error) {
-    return reject('does not decode', error);
-  }
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload))
-    return reject('does not decode');
-  if (payload.v !== CURSOR_VERSION) reject('unknown version');
-  if (payload.listing !== expected.listing) reject('issued for another listing');
-  if (payload.mailboxId !== expected.mailboxId) reject('issued for another mailbox');
-  if (payload.partition !== expected.partition) reject('issued for another query');
-  const { sortDate, messageKey } = payload;
+  const { sortDate, messageKey } = position;
   if (typeof sortDate !== 'string' || typeof messageKey !== 'string' || !ISO_UTC.test(sortDate)) {
-    return reject('no position');
+    return invalidCursor('no position');
   }
-  if (sortDate < expected.low || sortDate > expected.high) {
-    reject('position lies outside this query');
-  }
+  if (sortDate < range.low || sortDate > range.high)
+    invalidCursor('position lies outside this query');
   return { sortDate, messageKey };
 }
 
@@ -644,7 +606,10 @@ export class SqliteMessageIndex implements MessageIndex {
     const after =
       query.cursor === undefined || query.cursor === null
         ? null
-        : decodeCursor(query.cursor, { listing, mailboxId, partition, low, high });
+        : positionFrom(decodeCursor(query.cursor, { listing, mailboxId, partition }), {
+            low,
+            high,
+          });
     // An empty substring would match every subject, and nothing else about the query changes.
     const subject = query.subject === undefined ? '' : query.subject.toLowerCase();
     const { hasAttachments } = query;
@@ -687,14 +652,10 @@ export class SqliteMessageIndex implements MessageIndex {
         items,
         cursor:
           more && last !== null
-            ? encodeCursor({
-                v: CURSOR_VERSION,
-                listing,
-                mailboxId,
-                partition,
-                sortDate: last.sort_date,
-                messageKey: last.message_key,
-              })
+            ? encodeCursor(
+                { listing, mailboxId, partition },
+                { sortDate: last.sort_date, messageKey: last.message_key },
+              )
             : null,
       };
     });
