@@ -3,6 +3,8 @@
  * (no generator, no dependency); test/query-api/openapi.test.ts holds it to the app: every route is
  * documented and nothing else, and every documented JSON response matches what the route returns.
  */
+
+import { MAILBOX_ID_PATTERN } from '../core/archive/mailbox-id.js';
 import {
   MAX_ADDRESS_LENGTH,
   MAX_ATTACHMENTS_LISTED,
@@ -351,7 +353,7 @@ export const openApiDocument: OpenApiDocument = {
         name: 'mailboxId',
         in: 'path',
         required: true,
-        schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+        schema: { type: 'string', pattern: MAILBOX_ID_PATTERN },
       },
       MessageId: {
         name: 'id',

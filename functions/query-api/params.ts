@@ -4,6 +4,8 @@
  * bad input never reaches an adapter, where it would surface as a 500 or, worse, as a silently empty
  * listing.
  */
+
+import { MAILBOX_ID } from '../core/archive/mailbox-id.js';
 import {
   MAX_ADDRESS_LENGTH,
   MAX_MESSAGE_ID_LENGTH,
@@ -38,11 +40,6 @@ const MAX_ATTACHMENT_INDEX_DIGITS = 9;
 /** How much of a bad value an error message quotes: enough to recognise it, not to reflect a payload. */
 const QUOTED_VALUE_LENGTH = 80;
 
-/**
- * Mailbox ids as the puller accepts them (MAILBOX_ID in functions/core/pull/pull-event.ts): any other
- * id cannot name a mailbox, so it is refused as malformed instead of being looked up.
- */
-const MAILBOX_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const CONTROL_OR_SPACE = /[\s\p{Cc}]/u;
 const CONTROL = /\p{Cc}/u;
 
@@ -155,6 +152,7 @@ export function parseBoolean(name: string, value: string): boolean {
   throw invalid(name, value, 'true or false');
 }
 
+/** Any id the stack could not have issued cannot name a mailbox: refused as malformed, not looked up. */
 export function parseMailboxId(value: string): string {
   if (!MAILBOX_ID.test(value)) {
     throw invalid('mailbox id', value, '1-64 letters, digits, ".", "_" or "-"');

@@ -9,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { MAILBOX_ID } from '../../functions/core/archive/mailbox-id.js';
 import { PullEventError, parsePullEvent } from '../../functions/core/pull/pull-event.js';
 import { type ParsedSchedule, parseSchedule, ScheduleError } from './schedule.js';
 
@@ -173,8 +174,6 @@ const MAILBOX_FIELDS = [
   'alarmEmail',
 ];
 
-// Mirrors parsePullEvent's rule, which is also applied below as the final word.
-const MAILBOX_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;

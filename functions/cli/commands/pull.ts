@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { ConfigError, parseConfig } from '../../../infra/config/load-config.js';
+import { MAILBOX_ID } from '../../core/archive/mailbox-id.js';
 import type { MessageIndex, RawStore, RunRecord } from '../../core/archive/ports.js';
 import type { CredentialsProvider } from '../../core/credentials/credentials-provider.js';
 import { fromFile, providerFor } from '../../core/credentials/secret-sources.js';
@@ -193,9 +194,6 @@ function summary(run: RunRecord): string {
     text += `\n${run.outcome === 'retry-later' ? 'Try again later' : 'Failed'}: ${run.errorMessage} (${run.errorCode})`;
   return text;
 }
-
-/** The mailbox id rule the stack and the API share: it becomes keys, metric dimensions and URLs. */
-const MAILBOX_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** "me@example.com" on "pop.example.com" becomes "me_example.com_pop.example.com", cut to 64. */
 export function defaultMailboxId(user: string, host: string): string {

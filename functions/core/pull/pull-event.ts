@@ -1,3 +1,4 @@
+import { MAILBOX_ID } from '../archive/mailbox-id.js';
 import type { TlsMode } from '../pop3/transport.js';
 import type { ServerPolicy } from './pull-options.js';
 
@@ -30,8 +31,6 @@ export class PullEventError extends Error {
   readonly code = 'INVALID_EVENT';
 }
 
-/** Mailbox ids become parts of keys, metric dimensions and log fields: keep them plain. */
-const MAILBOX_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const HOST = /^[A-Za-z0-9.-]{1,253}$|^\[?[0-9A-Fa-f:.]+\]?$/;
 const FINGERPRINT = /^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/;
 
