@@ -20,7 +20,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,6 +33,11 @@ import {
 } from '../test/support/aws-clients.js';
 import { type DovecotInfo, maildirMessageCount, startDovecot } from '../test/support/dovecot.js';
 import { type AwsEmulatorInfo, startAwsEmulators } from '../test/support/emulators.js';
+import {
+  httpApiEvent,
+  lambdaEnvironment,
+  startSecretsManagerStub,
+} from '../test/support/lambda-rehearsal.js';
 import {
   atMost,
   below,
@@ -240,78 +244,6 @@ function contributors(entry: string): { total: number; top: [string, number][] }
 }
 
 /** Answers GetSecretValue for the one ARN the schedule names, with the current run's user. */
-function startSecretsManager(secret: { value: string }): Promise<Server> {
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      res.setHeader('content-type', 'application/x-amz-json-1.1');
-      const { SecretId } = JSON.parse(body || '{}') as { SecretId?: string };
-      if (
-        req.headers['x-amz-target'] !== 'secretsmanager.GetSecretValue' ||
-        SecretId !== SECRET_ARN
-      ) {
-        res.statusCode = 400;
-        res.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: 'not found' }));
-        return;
-      }
-      res.end(
-        JSON.stringify({
-          ARN: SECRET_ARN,
-          Name: 'popvault-bench',
-          VersionId: randomUUID(),
-          SecretString: secret.value,
-          VersionStages: ['AWSCURRENT'],
-          CreatedDate: Date.now() / 1000,
-        }),
-      );
-    });
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
-
-function apiEvent(path: string) {
-  const now = Date.now();
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
-    headers: { host: 'bench.execute-api.example', accept: 'application/json' },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'bench',
-      domainName: 'bench.execute-api.example',
-      domainPrefix: 'bench',
-      http: {
-        method: 'GET',
-        path,
-        protocol: 'HTTP/1.1',
-        sourceIp: '127.0.0.1',
-        userAgent: 'bench',
-      },
-      requestId: `req-${now}`,
-      routeKey: '$default',
-      stage: '$default',
-      time: new Date(now).toISOString(),
-      timeEpoch: now,
-      authorizer: {
-        iam: {
-          accessKey: 'AKIABENCH',
-          accountId: '123456789012',
-          callerId: 'AIDABENCH',
-          principalOrgId: null,
-          userArn: 'arn:aws:iam::123456789012:user/bench',
-          userId: 'AIDABENCH',
-        },
-      },
-    },
-    isBase64Encoded: false,
-  };
-}
-
 interface Invocation {
   wallMs: number;
   beforeImportMs: number;
@@ -352,30 +284,18 @@ async function invoke(
       .trim();
   }
 
-  // What Lambda sets, what the template sets, and the emulator endpoints; nothing inherited.
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    TZ: ':UTC',
-    LANG: 'en_US.UTF-8',
-    AWS_REGION: aws.region,
-    AWS_DEFAULT_REGION: aws.region,
-    AWS_ACCESS_KEY_ID: aws.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
-    AWS_SESSION_TOKEN: 'bench',
-    AWS_LAMBDA_FUNCTION_NAME: bundle.logicalId,
-    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(bundle.properties.MemorySize ?? 128),
-    AWS_EXECUTION_ENV: `AWS_Lambda_${String(bundle.properties.Runtime)}`,
-    LAMBDA_TASK_ROOT: join(bundle.entry, '..'),
-    _HANDLER: String(bundle.properties.Handler),
-    AWS_ENDPOINT_URL_S3: aws.s3Endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: aws.dynamoEndpoint,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsEndpoint,
-    // s3rver stores aws-chunked framing verbatim (see test/support/emulators.ts).
-    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-    ...variables,
-  };
+  const env = lambdaEnvironment(
+    {
+      functionName: bundle.logicalId,
+      memorySize: bundle.properties.MemorySize,
+      runtime: bundle.properties.Runtime,
+      handler: bundle.properties.Handler,
+      taskRoot: join(bundle.entry, '..'),
+    },
+    aws,
+    secretsEndpoint,
+    variables,
+  );
   const timeoutMs = Number(bundle.properties.Timeout) * 1000;
   const child = await runTimed(
     process.execPath,
@@ -436,7 +356,9 @@ export async function coldStartBench(options: {
   const { dovecot, aws, runs } = options;
   const dir = workDirectory('cold-start');
   const secret = { value: '' };
-  const secrets = await startSecretsManager(secret);
+  const secrets = await startSecretsManagerStub((id) =>
+    id === SECRET_ARN ? secret.value : undefined,
+  );
   const secretsEndpoint = `http://127.0.0.1:${(secrets.address() as AddressInfo).port}`;
   try {
     progress('cold start: cdk synth (bundling)');
@@ -510,9 +432,9 @@ export async function coldStartBench(options: {
       if (maildirMessageCount(dovecot, user) !== 0) throw new Error('mail left on the server');
       removeUser(dovecot, user);
       const api = await call(assembly.api, [
-        apiEvent('/openapi.json'),
-        apiEvent('/openapi.json'),
-        apiEvent(`/mailboxes/${MAILBOX_ID}/messages`),
+        httpApiEvent('/openapi.json'),
+        httpApiEvent('/openapi.json'),
+        httpApiEvent(`/mailboxes/${MAILBOX_ID}/messages`),
       ]);
       const [spec, , list] = api.values as { statusCode: number; body: string }[];
       if (spec?.statusCode !== 200 || list?.statusCode !== 200) {

@@ -17,7 +17,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,11 @@ import {
   s3ClientFor,
 } from '../support/aws-clients.js';
 import { maildirMessageCount, seedMailbox, toWireForm, uniqueUser } from '../support/dovecot.js';
+import {
+  httpApiEvent,
+  lambdaEnvironment,
+  startSecretsManagerStub,
+} from '../support/lambda-rehearsal.js';
 import {
   type CfnResource,
   logicalId,
@@ -108,49 +113,6 @@ let bucket: string;
 let table: string;
 
 /** Answers GetSecretValue for the one ARN the template names, ResourceNotFound for anything else. */
-function startSecretsManager(values: Record<string, string>): Promise<Server> {
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      res.setHeader('content-type', 'application/x-amz-json-1.1');
-      if (req.headers['x-amz-target'] !== 'secretsmanager.GetSecretValue') {
-        res.statusCode = 400;
-        res.end(
-          JSON.stringify({ __type: 'InvalidRequestException', message: 'only GetSecretValue' }),
-        );
-        return;
-      }
-      const { SecretId } = JSON.parse(body) as { SecretId: string };
-      secretRequests.push(SecretId);
-      const value = values[SecretId];
-      if (value === undefined) {
-        res.statusCode = 400;
-        res.end(
-          JSON.stringify({
-            __type: 'ResourceNotFoundException',
-            message: "Secrets Manager can't find the specified secret.",
-          }),
-        );
-        return;
-      }
-      res.end(
-        JSON.stringify({
-          ARN: SecretId,
-          Name: 'popvault-rehearsal',
-          VersionId: randomUUID(),
-          SecretString: value,
-          VersionStages: ['AWSCURRENT'],
-          CreatedDate: Date.now() / 1000,
-        }),
-      );
-    });
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
 /** The function's code directory in the cloud assembly, from the asset manifest, as CDK uploads it. */
 function codeDirectory(fn: CfnResource): string {
   const key = (propsOf(fn).Code as { S3Key: string }).S3Key;
@@ -216,31 +178,18 @@ async function invoke<T>(fn: LambdaUnderTest, event: unknown): Promise<Invocatio
   const runner = join(work, 'runner.mjs');
   if (!existsSync(runner)) writeFileSync(runner, RUNNER);
   const timeoutMs = Number(fn.properties.Timeout) * 1000;
-  // What Lambda sets, what the template sets, and the emulator endpoints: nothing inherited from the
-  // test process, so a variable the code relies on but the stack forgot cannot hide here.
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    TZ: ':UTC',
-    LANG: 'en_US.UTF-8',
-    AWS_REGION: aws.region,
-    AWS_DEFAULT_REGION: aws.region,
-    AWS_ACCESS_KEY_ID: aws.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
-    AWS_SESSION_TOKEN: 'rehearsal',
-    AWS_LAMBDA_FUNCTION_NAME: fn.logicalId,
-    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.properties.MemorySize ?? 128),
-    AWS_EXECUTION_ENV: `AWS_Lambda_${String(fn.properties.Runtime)}`,
-    LAMBDA_TASK_ROOT: join(fn.entry, '..'),
-    _HANDLER: String(fn.properties.Handler),
-    AWS_ENDPOINT_URL_S3: aws.s3Endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: aws.dynamoEndpoint,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsEndpoint,
-    // s3rver stores aws-chunked framing verbatim (see test/support/emulators.ts).
-    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-    ...fn.env,
-  };
+  const env = lambdaEnvironment(
+    {
+      functionName: fn.logicalId,
+      memorySize: fn.properties.MemorySize,
+      runtime: fn.properties.Runtime,
+      handler: fn.properties.Handler,
+      taskRoot: join(fn.entry, '..'),
+    },
+    aws,
+    secretsEndpoint,
+    fn.env,
+  );
   const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>(
     (resolve, reject) => {
       execFile(
@@ -275,9 +224,13 @@ beforeAll(async () => {
     createTestBucket(s3ClientFor(aws)),
     createTestTable(dynamoClientFor(aws)),
   ]);
-  secretsServer = await startSecretsManager({
+  const secrets: Record<string, string> = {
     [SECRET_ARN]: JSON.stringify({ kind: 'password', username: user, password: lab.password }),
-  });
+  };
+  secretsServer = await startSecretsManagerStub(
+    (id) => secrets[id],
+    (id) => secretRequests.push(id),
+  );
   secretsEndpoint = `http://127.0.0.1:${(secretsServer.address() as AddressInfo).port}`;
   synthesized = synth(
     {
@@ -314,46 +267,6 @@ interface ApiResult {
   statusCode: number;
   headers?: Record<string, string>;
   body: string;
-}
-
-function apiEvent(path: string) {
-  const now = Date.now();
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
-    headers: { host: 'rehearsal.execute-api.example', accept: 'application/json' },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'rehearsal',
-      domainName: 'rehearsal.execute-api.example',
-      domainPrefix: 'rehearsal',
-      http: {
-        method: 'GET',
-        path,
-        protocol: 'HTTP/1.1',
-        sourceIp: '127.0.0.1',
-        userAgent: 'rehearsal',
-      },
-      requestId: `req-${now}`,
-      routeKey: '$default',
-      stage: '$default',
-      time: new Date(now).toISOString(),
-      timeEpoch: now,
-      authorizer: {
-        iam: {
-          accessKey: 'AKIAREHEARSAL',
-          accountId: '123456789012',
-          callerId: 'AIDAREHEARSAL',
-          principalOrgId: null,
-          userArn: 'arn:aws:iam::123456789012:user/rehearsal',
-          userId: 'AIDAREHEARSAL',
-        },
-      },
-    },
-    isBase64Encoded: false,
-  };
 }
 
 describe('deploy rehearsal: the bundled code from cdk.out, wired as the template wires it', () => {
@@ -440,13 +353,15 @@ describe('deploy rehearsal: the bundled code from cdk.out, wired as the template
 
   it('a request through the bundled API handler lists the archive and links the raw mail', async () => {
     const api = lambdaUnderTest('query API');
-    const list = value(await invoke<ApiResult>(api, apiEvent(`/mailboxes/${MAILBOX_ID}/messages`)));
+    const list = value(
+      await invoke<ApiResult>(api, httpApiEvent(`/mailboxes/${MAILBOX_ID}/messages`)),
+    );
     expect(list.statusCode).toBe(200);
     const items = (JSON.parse(list.body) as { items: { id: string; subject: string }[] }).items;
     expect(items.map((i) => i.subject).sort()).toEqual(['one', 'three', 'two']);
 
     const one = items.find((i) => i.subject === 'one');
-    const raw = value(await invoke<ApiResult>(api, apiEvent(`/messages/${one?.id}/raw`)));
+    const raw = value(await invoke<ApiResult>(api, httpApiEvent(`/messages/${one?.id}/raw`)));
     expect(raw.statusCode).toBe(302);
     const location = new URL(raw.headers?.location ?? raw.headers?.Location ?? '');
     // Signed with the function's credentials, for the bucket the template named, path-style.

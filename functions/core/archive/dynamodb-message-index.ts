@@ -66,7 +66,6 @@ import {
   ArchiveError,
   type ArchiveErrorCode,
   ArchiveStoreError,
-  InvalidCursorError,
   toArchiveError,
 } from './errors.js';
 import { decodeCursor, encodeCursor, invalidCursor } from './listing-cursor.js';

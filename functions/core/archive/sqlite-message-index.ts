@@ -28,7 +28,7 @@ import { closeSync, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { requireSortableIso, senderOf, sortDateOf } from './dynamodb-table.js';
-import { ArchiveError, type ArchiveErrorCode, InvalidCursorError } from './errors.js';
+import { ArchiveError, type ArchiveErrorCode } from './errors.js';
 import { decodeCursor, encodeCursor, invalidCursor } from './listing-cursor.js';
 import type {
   AddressSummary,
