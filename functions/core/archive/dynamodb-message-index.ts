@@ -68,7 +68,13 @@ import {
   ArchiveStoreError,
   toArchiveError,
 } from './errors.js';
-import { decodeCursor, encodeCursor, invalidCursor } from './listing-cursor.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  invalidCursor,
+  MAX_PAGE_LIMIT,
+  requirePageLimit,
+} from './listing-cursor.js';
 import type {
   LeaseRequest,
   ListMessagesQuery,
@@ -86,8 +92,6 @@ export const BATCH_GET_MAX_KEYS = 100;
 const BATCH_GET_CONCURRENCY = 4;
 /** markDeleted's UpdateItems in flight at once (one per message; there is no batch update). */
 export const MARK_DELETED_CONCURRENCY = 16;
-/** Query's own ceiling is 1 MB per page; this keeps one API call's page bounded in items too. */
-export const MAX_PAGE_LIMIT = 1000;
 /**
  * A filtered listing reads index pages until it has `limit` matches, but at most this many per call,
  * so one request's cost (and latency) stays bounded however rare the matches are; the caller gets a
@@ -204,16 +208,6 @@ function toSummary(item: Item): MailboxSummary {
     lastRun: lastRun ?? null,
     lastSuccessAt: (item.lastSuccessAt as string | undefined) ?? null,
   };
-}
-
-function requireLimit(limit: number): number {
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
-    throw new ArchiveError(
-      'INVALID_ARGUMENT',
-      `limit must be an integer in [1, ${MAX_PAGE_LIMIT}]`,
-    );
-  }
-  return limit;
 }
 
 /** Runs `task` over `items` with at most `concurrency` in flight; the first failure wins. */
@@ -406,6 +400,12 @@ export class DynamoMessageIndex implements MessageIndex {
     const pk = mailboxPk(mailboxId);
     const sk = messageSk(messageKey);
     if (!fitsKey(PK, pk) || !fitsKey(SK, sk)) return null;
+    const item = await this.#getItem(pk, sk);
+    return item === undefined ? null : toMessage(item);
+  }
+
+  /** One item by its key, read consistently (a write this run made is always seen). */
+  async #getItem(pk: string, sk: string): Promise<Item | undefined> {
     try {
       const out = await this.#doc.send(
         new GetCommand({
@@ -414,7 +414,7 @@ export class DynamoMessageIndex implements MessageIndex {
           ConsistentRead: true,
         }),
       );
-      return out.Item === undefined ? null : toMessage(out.Item);
+      return out.Item;
     } catch (error) {
       throw toArchiveError(error, this.#op('GetItem'));
     }
@@ -521,7 +521,7 @@ export class DynamoMessageIndex implements MessageIndex {
     partition: string,
     query: ListMessagesQuery,
   ): Promise<MessagePage> {
-    const limit = requireLimit(query.limit);
+    const limit = requirePageLimit(query.limit);
     const [pkName, skName] = index === BY_DATE_INDEX ? [GSI1PK, GSI1SK] : [GSI3PK, GSI3SK];
     // Sort keys are "<ISO date>#<messageKey>": "<since>#" sorts before every key of that instant,
     // and "<until>$" ("$" follows "#") after every one, so both bounds are inclusive.
@@ -837,22 +837,12 @@ export class DynamoMessageIndex implements MessageIndex {
   async getMailbox(mailboxId: string): Promise<MailboxSummary | null> {
     const sk = mailboxPk(mailboxId);
     if (!fitsKey(SK, sk)) return null;
-    try {
-      const out = await this.#doc.send(
-        new GetCommand({
-          TableName: this.#table,
-          Key: { [PK]: MAILBOXES_PK, [SK]: sk },
-          ConsistentRead: true,
-        }),
-      );
-      return out.Item === undefined ? null : toSummary(out.Item);
-    } catch (error) {
-      throw toArchiveError(error, this.#op('GetItem'));
-    }
+    const item = await this.#getItem(MAILBOXES_PK, sk);
+    return item === undefined ? null : toSummary(item);
   }
 
   async listRuns(mailboxId: string, limit: number): Promise<RunRecord[]> {
-    requireLimit(limit);
+    requirePageLimit(limit);
     const pk = mailboxPk(mailboxId);
     if (!fitsKey(PK, pk)) return [];
     try {

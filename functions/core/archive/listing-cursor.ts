@@ -1,4 +1,20 @@
-import { InvalidCursorError } from './errors.js';
+import { ArchiveError, InvalidCursorError } from './errors.js';
+
+/**
+ * Most items one listing call returns, for every index adapter alike, so a caller sees one API
+ * whichever archive it talks to (DynamoDB's own ceiling is 1 MB per page).
+ */
+export const MAX_PAGE_LIMIT = 1000;
+
+export function requirePageLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
+    throw new ArchiveError(
+      'INVALID_ARGUMENT',
+      `limit must be an integer in [1, ${MAX_PAGE_LIMIT}]`,
+    );
+  }
+  return limit;
+}
 
 /** Far above any cursor we issue; refuses a megabyte of "cursor" before decoding it. */
 const MAX_CURSOR_LENGTH = 8192;

@@ -29,7 +29,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { requireSortableIso, senderOf, sortDateOf } from './dynamodb-table.js';
 import { ArchiveError, type ArchiveErrorCode } from './errors.js';
-import { decodeCursor, encodeCursor, invalidCursor } from './listing-cursor.js';
+import { decodeCursor, encodeCursor, invalidCursor, requirePageLimit } from './listing-cursor.js';
 import type {
   AddressSummary,
   AttachmentSummary,
@@ -45,8 +45,6 @@ import type {
   RunRecord,
 } from './ports.js';
 
-/** The DynamoDB index's bound, so a caller sees one API whichever archive it talks to. */
-export const MAX_PAGE_LIMIT = 1000;
 /**
  * A filtered listing walks the date index until it has `limit` matches, but examines at most this
  * many rows per call, so one request stays fast however rare the matches are; the caller gets a
@@ -291,16 +289,6 @@ function toSummary(row: MailboxRow): MailboxSummary {
           },
     lastSuccessAt: row.last_success_at,
   };
-}
-
-function requireLimit(limit: number): number {
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
-    throw new ArchiveError(
-      'INVALID_ARGUMENT',
-      `limit must be an integer in [1, ${MAX_PAGE_LIMIT}]`,
-    );
-  }
-  return limit;
 }
 
 const SQLITE_CODES: ReadonlyArray<[RegExp, ArchiveErrorCode]> = [
@@ -599,7 +587,7 @@ export class SqliteMessageIndex implements MessageIndex {
     partition: string,
     query: ListMessagesQuery,
   ): Promise<MessagePage> {
-    const limit = requireLimit(query.limit);
+    const limit = requirePageLimit(query.limit);
     const low = query.since === undefined ? '' : requireSortableIso('since', query.since);
     const high =
       query.until === undefined ? AFTER_EVERY_DATE : requireSortableIso('until', query.until);
@@ -741,7 +729,7 @@ export class SqliteMessageIndex implements MessageIndex {
   }
 
   async listRuns(mailboxId: string, limit: number): Promise<RunRecord[]> {
-    requireLimit(limit);
+    requirePageLimit(limit);
     return this.#run('listRuns', () =>
       (this.#statements.listRuns.all(mailboxId, limit) as RunRow[]).map(toRun),
     );
