@@ -10,8 +10,12 @@
  *   real     local archive  what `popvault pull --archive` does
  *
  *   npm run bench:breakdown -- --runs 3
+ *   npm run bench:breakdown -- --runs 1 --only 'discard parser, discard' --profile /tmp/prof
+ *     (one row, with a CPU profile of the pull alone; summarise it with bench/profile-top.ts)
  */
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { openLocalArchive } from '../functions/cli/local-archive.js';
@@ -128,8 +132,15 @@ export async function breakdownBench(options: {
   dovecot: DovecotInfo;
   corpus: Buffer[];
   runs: number;
+  /** Only the variants whose name includes this (for a --cpu-prof of one row). */
+  only?: string;
+  /** Writes a V8 CPU profile of each runPull alone (no corpus or seeding) into this directory. */
+  profileDirectory?: string;
 }): Promise<BreakdownResult> {
   const { dovecot, corpus, runs } = options;
+  const chosen = VARIANTS.filter(
+    (v) => options.only === undefined || v.name.includes(options.only),
+  );
   const dir = workDirectory('breakdown');
   const result: BreakdownResult = {
     messages: corpus.length,
@@ -139,15 +150,22 @@ export async function breakdownBench(options: {
   };
   try {
     for (let run = 0; run < runs; run += 1) {
-      const order = VARIANTS.map(
-        (_, i) => VARIANTS[(i + run) % VARIANTS.length] as (typeof VARIANTS)[number],
+      const order = chosen.map(
+        (_, i) => chosen[(i + run) % chosen.length] as (typeof VARIANTS)[number],
       );
       for (const variant of order) {
         const user = seedFresh(dovecot, 'breakdown', corpus);
         const archiveDir = `${dir}/archive-${user}`;
         const archive = variant.storage ? await openLocalArchive(archiveDir) : null;
         try {
+          const profiler = options.profileDirectory === undefined ? null : new Session();
+          if (profiler !== null) {
+            profiler.connect();
+            await profiler.post('Profiler.enable');
+            await profiler.post('Profiler.start');
+          }
           const started = performance.now();
+          const cpuBefore = process.cpuUsage();
           const record = await runPull(
             {
               mailboxId: 'breakdown',
@@ -171,11 +189,20 @@ export async function breakdownBench(options: {
             },
           );
           const seconds = (performance.now() - started) / 1000;
+          const cpu = process.cpuUsage(cpuBefore);
+          if (profiler !== null) {
+            const { profile } = await profiler.post('Profiler.stop');
+            const name = `${variant.name.replace(/[^a-z]+/g, '-')}-${run + 1}.cpuprofile`;
+            writeFileSync(`${options.profileDirectory}/${name}`, JSON.stringify(profile));
+            profiler.disconnect();
+          }
           if (record.outcome !== 'success' || record.counts.deleted !== corpus.length) {
             throw new Error(`breakdown run did not finish: ${JSON.stringify(record)}`);
           }
           result.seconds[variant.name]?.push(seconds);
-          progress(`breakdown run ${run + 1}/${runs} ${variant.name}: ${fixed(seconds)} s`);
+          progress(
+            `breakdown run ${run + 1}/${runs} ${variant.name}: ${fixed(seconds)} s (this process's CPU: ${fixed(cpu.user / 1e6)} s user, ${fixed(cpu.system / 1e6)} s system)`,
+          );
         } finally {
           archive?.close();
           removeDirectory(archiveDir);
@@ -192,8 +219,9 @@ export async function breakdownBench(options: {
 
 export function renderBreakdown(r: BreakdownResult): string {
   const median = (name: string) => stats(r.seconds[name] ?? []).median;
-  const base = median(VARIANTS[0].name);
-  const rows = VARIANTS.map((v) => {
+  const base =
+    (r.seconds[VARIANTS[0].name]?.length ?? 0) > 0 ? median(VARIANTS[0].name) : Number.NaN;
+  const rows = VARIANTS.filter((v) => (r.seconds[v.name]?.length ?? 0) > 0).map((v) => {
     const s = stats(r.seconds[v.name] ?? []);
     return [
       v.name,
@@ -211,7 +239,13 @@ export function renderBreakdown(r: BreakdownResult): string {
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '3' },
+      only: { type: 'string' },
+      profile: { type: 'string' },
+    },
+  });
   const corpus = corpusSizes(DEFAULT_CORPUS).map((octets, i) =>
     corpusMessage(i, octets, DEFAULT_CORPUS.seed),
   );
@@ -221,6 +255,8 @@ if (isMain(import.meta.url)) {
       dovecot: dovecot.info,
       corpus,
       runs: Number(values.runs),
+      ...(values.only === undefined ? {} : { only: values.only }),
+      ...(values.profile === undefined ? {} : { profileDirectory: values.profile }),
     });
     console.log(renderBreakdown(result));
   } finally {

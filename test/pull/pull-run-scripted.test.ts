@@ -5,6 +5,7 @@ import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
 import { createMessageParser } from '../../functions/core/message/message-parser.js';
 import { Pop3Client } from '../../functions/core/pop3/client.js';
 import type { MessageParser } from '../../functions/core/pull/message-spool.js';
+import { PULL_DEFAULTS } from '../../functions/core/pull/pull-options.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
 import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
 import { message, scripted, sha256 } from '../support/pop3-test-kit.js';
@@ -163,6 +164,74 @@ describe('pull run: policies', () => {
     expect([...a.index.messages.values()].map((r) => r.messageKey).sort()).toEqual(
       mail.map((m) => `sha256:${sha256(m.body)}`).sort(),
     );
+  });
+});
+
+/**
+ * Holds every raw put until `bound` of them are waiting (then lets the oldest go), or until the
+ * whole mailbox has been retrieved. A run that kept retrieving past its bound would have more than
+ * `bound` puts waiting at once; one that stopped short of it would never finish.
+ */
+function gatedPuts(archive: Archive, bound: number, total: number) {
+  const gate = { held: [] as Array<() => void>, maxHeld: 0, retrieved: 0 };
+  const pump = (): void => {
+    while (gate.held.length > 0 && (gate.held.length >= bound || gate.retrieved === total)) {
+      gate.held.shift()?.();
+    }
+  };
+  const rawStore = withFaults(archive.rawStore, {
+    put: async (input) => {
+      await new Promise<void>((release) => {
+        gate.held.push(release);
+        gate.maxHeld = Math.max(gate.maxHeld, gate.held.length);
+        pump();
+      });
+      return archive.rawStore.put(input);
+    },
+  });
+  const onProgress = (event: { kind: string }): void => {
+    if (event.kind !== 'retrieved') return;
+    gate.retrieved += 1;
+    pump();
+  };
+  return { gate, rawStore, onProgress };
+}
+
+describe('pull run: persistence overlapping retrieval stays bounded', () => {
+  it('many small messages: at most persistConcurrency are persisted at once', async () => {
+    const total = PULL_DEFAULTS.persistConcurrency + 6;
+    const mail = corpus(total);
+    const server = await scripted({ messages: [...mail] });
+    const a = new Archive();
+    const { gate, rawStore, onProgress } = gatedPuts(a, PULL_DEFAULTS.persistConcurrency, total);
+    const run = await runPull(
+      scriptedPull(server, a.clock.ms),
+      pullDeps({ ...a, rawStore, onProgress }, a.clock),
+    );
+    expect(run.outcome).toBe('success');
+    expect(gate.maxHeld).toBe(PULL_DEFAULTS.persistConcurrency);
+    a.expectHoldsExactly(mail);
+  });
+
+  it('messages held in memory: retrieval waits once their bytes pass persistMemoryOctets', async () => {
+    // Under the in-memory spool limit, so each is held as one Buffer until it is persisted.
+    const octets = 3 * 1024 * 1024;
+    expect(octets).toBeLessThan(PULL_DEFAULTS.memorySpoolOctets);
+    const perBound = Math.floor(PULL_DEFAULTS.persistMemoryOctets / octets) + 1;
+    const total = perBound + 4;
+    const mail = Array.from({ length: total }, (_, i) =>
+      message(`big${i}`, `Subject: ${i}\r\n\r\n${`${'a'.repeat(998)}\r\n`.repeat(octets / 1000)}`),
+    );
+    const server = await scripted({ messages: [...mail] });
+    const a = new Archive();
+    const { gate, rawStore, onProgress } = gatedPuts(a, perBound, total);
+    const run = await runPull(
+      scriptedPull(server, a.clock.ms),
+      pullDeps({ ...a, rawStore, onProgress }, a.clock),
+    );
+    expect(run.outcome).toBe('success');
+    expect(gate.maxHeld).toBe(perBound);
+    a.expectHoldsExactly(mail);
   });
 });
 

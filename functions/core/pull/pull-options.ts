@@ -56,8 +56,17 @@ export const SILENT_LOGGER: RunLogger = {
 export const PULL_DEFAULTS = {
   /** Below this a message is spooled in memory; above it to a file, so RSS stays bounded. */
   memorySpoolOctets: 4 * 1024 * 1024,
-  /** Messages being uploaded and indexed while the next ones are retrieved. */
-  persistConcurrency: 8,
+  /**
+   * Messages being uploaded and indexed while the next ones are retrieved. Each put waits on a
+   * round trip (an fsync, an HTTP request), so throughput is this many divided by the round trip:
+   * at 8, the local archive's fsync chain bound a 2,000-message pull (BENCHMARKS.md section 1).
+   */
+  persistConcurrency: 64,
+  /**
+   * Bytes of in-memory spools held by messages being persisted. Bounds memory however many small
+   * messages are in flight: 64 messages of 4 MiB would otherwise be 256 MiB. Spool files do not count.
+   */
+  persistMemoryOctets: 24 * 1024 * 1024,
   /** At least this long is kept back for finishing writes, DELEs and QUIT... */
   minFinishReserveMs: 10_000,
   /** ...or this share of the whole budget, whichever is larger. */

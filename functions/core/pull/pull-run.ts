@@ -246,6 +246,7 @@ async function session(
   let quitDone = false;
   const spools = new Set<SpooledMessage>();
   const inFlight = new Set<Promise<void>>();
+  let memoryHeld = 0;
   try {
     const hasUidl = !client.capabilities.supported || client.capabilities.has('UIDL');
     const noUidl = (): Error =>
@@ -365,6 +366,8 @@ async function session(
       counts.retrieved += 1;
       counts.octets += spooled.octets;
       deps.onProgress?.({ kind: 'retrieved', messageKey: label, octets: spooled.octets });
+      const held = spooled.source.kind === 'buffer' ? spooled.octets : 0;
+      memoryHeld += held;
       const task = persist(listedMessage, spooled, options, deps, runId, state)
         .then((messageKey) => {
           if (messageKey !== null && deletable(null))
@@ -373,10 +376,16 @@ async function session(
         .finally(() => {
           spools.delete(spooled);
           inFlight.delete(task);
+          memoryHeld -= held;
           return spooled.cleanup();
         });
       inFlight.add(task);
-      if (inFlight.size >= PULL_DEFAULTS.persistConcurrency) await Promise.race(inFlight);
+      while (
+        inFlight.size >= PULL_DEFAULTS.persistConcurrency ||
+        (memoryHeld > PULL_DEFAULTS.persistMemoryOctets && inFlight.size > 0)
+      ) {
+        await Promise.race(inFlight);
+      }
     }
     await Promise.all(inFlight);
     if (state.fatal !== null) throw state.fatal;
