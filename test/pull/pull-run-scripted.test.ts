@@ -6,7 +6,7 @@ import { createMessageParser } from '../../functions/core/message/message-parser
 import { Pop3Client } from '../../functions/core/pop3/client.js';
 import type { MessageParser } from '../../functions/core/pull/message-spool.js';
 import { PULL_DEFAULTS } from '../../functions/core/pull/pull-options.js';
-import { runPull } from '../../functions/core/pull/pull-run.js';
+import { type PullProgress, runPull } from '../../functions/core/pull/pull-run.js';
 import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
 import { message, scripted, sha256 } from '../support/pop3-test-kit.js';
 import {
@@ -168,31 +168,27 @@ describe('pull run: policies', () => {
 });
 
 /**
- * Holds every raw put until `bound` of them are waiting (then lets the oldest go), or until the
- * whole mailbox has been retrieved. A run that kept retrieving past its bound would have more than
- * `bound` puts waiting at once; one that stopped short of it would never finish.
+ * Holds every raw put until the run says it is waiting for storage (then lets the oldest go), or until
+ * the whole mailbox has been retrieved. A run that kept retrieving past its bound would have more
+ * puts waiting at once than the bound; one that stopped short of it would never reach it.
  */
-function gatedPuts(archive: Archive, bound: number, total: number) {
+function gatedPuts(archive: Archive, total: number) {
   const gate = { held: [] as Array<() => void>, maxHeld: 0, retrieved: 0 };
-  const pump = (): void => {
-    while (gate.held.length > 0 && (gate.held.length >= bound || gate.retrieved === total)) {
-      gate.held.shift()?.();
-    }
-  };
   const rawStore = withFaults(archive.rawStore, {
     put: async (input) => {
       await new Promise<void>((release) => {
         gate.held.push(release);
         gate.maxHeld = Math.max(gate.maxHeld, gate.held.length);
-        pump();
+        if (gate.retrieved === total) release();
       });
       return archive.rawStore.put(input);
     },
   });
-  const onProgress = (event: { kind: string }): void => {
+  const onProgress = (event: PullProgress): void => {
+    if (event.kind === 'waiting') gate.held.shift()?.();
     if (event.kind !== 'retrieved') return;
     gate.retrieved += 1;
-    pump();
+    if (gate.retrieved === total) for (const release of gate.held.splice(0)) release();
   };
   return { gate, rawStore, onProgress };
 }
@@ -203,7 +199,7 @@ describe('pull run: persistence overlapping retrieval stays bounded', () => {
     const mail = corpus(total);
     const server = await scripted({ messages: [...mail] });
     const a = new Archive();
-    const { gate, rawStore, onProgress } = gatedPuts(a, PULL_DEFAULTS.persistConcurrency, total);
+    const { gate, rawStore, onProgress } = gatedPuts(a, total);
     const run = await runPull(
       scriptedPull(server, a.clock.ms),
       pullDeps({ ...a, rawStore, onProgress }, a.clock),
@@ -224,7 +220,29 @@ describe('pull run: persistence overlapping retrieval stays bounded', () => {
     );
     const server = await scripted({ messages: [...mail] });
     const a = new Archive();
-    const { gate, rawStore, onProgress } = gatedPuts(a, perBound, total);
+    const { gate, rawStore, onProgress } = gatedPuts(a, total);
+    const run = await runPull(
+      scriptedPull(server, a.clock.ms),
+      pullDeps({ ...a, rawStore, onProgress }, a.clock),
+    );
+    expect(run.outcome).toBe('success');
+    expect(gate.maxHeld).toBe(perBound);
+    a.expectHoldsExactly(mail);
+  });
+  it('messages spooled to files: only as many are uploaded at once as their buffers allow', async () => {
+    const octets = PULL_DEFAULTS.memorySpoolOctets + 512 * 1000;
+    const perBound =
+      Math.floor(PULL_DEFAULTS.persistMemoryOctets / PULL_DEFAULTS.spoolFilePersistOctets) + 1;
+    const total = perBound + 3;
+    const mail = Array.from({ length: total }, (_, i) =>
+      message(
+        `large${i}`,
+        `Subject: ${i}\r\n\r\n${`${'b'.repeat(998)}\r\n`.repeat(octets / 1000)}`,
+      ),
+    );
+    const server = await scripted({ messages: [...mail] });
+    const a = new Archive();
+    const { gate, rawStore, onProgress } = gatedPuts(a, total);
     const run = await runPull(
       scriptedPull(server, a.clock.ms),
       pullDeps({ ...a, rawStore, onProgress }, a.clock),

@@ -47,8 +47,12 @@ export const S3_MAX_PUT_OCTETS = 5 * 1024 * MIB;
  */
 export const DEFAULT_MULTIPART_THRESHOLD_OCTETS = 16 * MIB;
 export const DEFAULT_PART_SIZE_OCTETS = 8 * MIB;
-/** Parts in flight at once: memory stays at about part size times this, plus the part being read. */
-export const DEFAULT_PART_CONCURRENCY = 4;
+/**
+ * Parts in flight at once: memory stays at about part size times this, plus the part being read
+ * (24 MiB, which the pull run budgets for each spool file it uploads). Two keep one part uploading
+ * while the next is read; more buy little for the rare message this large.
+ */
+export const DEFAULT_PART_CONCURRENCY = 2;
 /**
  * S3 answers 409 ConditionalRequestConflict when conditional writes to one key race; the retry then
  * sees 412 (stored by the other writer) or succeeds. The SDK does not retry 409 itself.

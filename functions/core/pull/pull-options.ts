@@ -63,10 +63,17 @@ export const PULL_DEFAULTS = {
    */
   persistConcurrency: 64,
   /**
-   * Bytes of in-memory spools held by messages being persisted. Bounds memory however many small
-   * messages are in flight: 64 messages of 4 MiB would otherwise be 256 MiB. Spool files do not count.
+   * Memory that messages being persisted may hold: retrieval waits while more is held. Bounds memory
+   * however many messages are in flight (64 in-memory spools of 4 MiB would be 256 MiB). An in-memory
+   * spool counts its size; a spool file counts `spoolFilePersistOctets`.
    */
-  persistMemoryOctets: 24 * 1024 * 1024,
+  persistMemoryOctets: 32 * 1024 * 1024,
+  /**
+   * What a store may buffer to upload one spool file: the S3 store reads up to 16 MiB whole, or holds
+   * its multipart parts in flight plus the one being read (3 x 8 MiB). So at most two large messages
+   * are uploaded at once, whatever their number.
+   */
+  spoolFilePersistOctets: 24 * 1024 * 1024,
   /** At least this long is kept back for finishing writes, DELEs and QUIT... */
   minFinishReserveMs: 10_000,
   /** ...or this share of the whole budget, whichever is larger. */

@@ -39,6 +39,8 @@ export type PullProgress =
   | { kind: 'listed'; messages: number; toRetrieve: number; octets: number }
   | { kind: 'retrieved'; messageKey: string; octets: number }
   | { kind: 'stored'; messageKey: string; octets: number }
+  /** Retrieval waits for storage: this many messages, holding this much memory, are being persisted. */
+  | { kind: 'waiting'; persisting: number; heldOctets: number }
   | { kind: 'quit'; deleted: number };
 
 interface ListedMessage {
@@ -366,7 +368,8 @@ async function session(
       counts.retrieved += 1;
       counts.octets += spooled.octets;
       deps.onProgress?.({ kind: 'retrieved', messageKey: label, octets: spooled.octets });
-      const held = spooled.source.kind === 'buffer' ? spooled.octets : 0;
+      const held =
+        spooled.source.kind === 'buffer' ? spooled.octets : PULL_DEFAULTS.spoolFilePersistOctets;
       memoryHeld += held;
       const task = persist(listedMessage, spooled, options, deps, runId, state)
         .then((messageKey) => {
@@ -384,6 +387,7 @@ async function session(
         inFlight.size >= PULL_DEFAULTS.persistConcurrency ||
         (memoryHeld > PULL_DEFAULTS.persistMemoryOctets && inFlight.size > 0)
       ) {
+        deps.onProgress?.({ kind: 'waiting', persisting: inFlight.size, heldOctets: memoryHeld });
         await Promise.race(inFlight);
       }
     }
