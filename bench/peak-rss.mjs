@@ -14,3 +14,21 @@ process.on('exit', () => {
   const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
   if (kb !== undefined) writeSync(2, `\npopvault-bench-peak-rss-kb=${kb}\n`);
 });
+
+// With POPVAULT_BENCH_MEMORY_SAMPLE=1, also prints what made up the largest RSS sampled every 20 ms
+// (V8 heap, Buffers and other external memory, the rest), to see where a peak comes from.
+if (process.env.POPVAULT_BENCH_MEMORY_SAMPLE === '1') {
+  let largest = process.memoryUsage();
+  const sampler = setInterval(() => {
+    const now = process.memoryUsage();
+    if (now.rss > largest.rss) largest = now;
+  }, 20);
+  sampler.unref();
+  process.on('exit', () => {
+    const mb = (n) => (n / 1e6).toFixed(0);
+    writeSync(
+      2,
+      `popvault-bench-memory-at-peak rss=${mb(largest.rss)} heapTotal=${mb(largest.heapTotal)} heapUsed=${mb(largest.heapUsed)} external=${mb(largest.external)} arrayBuffers=${mb(largest.arrayBuffers)} MB\n`,
+    );
+  });
+}

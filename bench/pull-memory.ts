@@ -9,6 +9,9 @@
  *
  * The pull runs two ways: under tsx, as the test harness and the `popvault` CLI load TypeScript, and
  * as one esbuild bundle run by plain node, as Lambda runs the puller; the difference is the loader.
+ *
+ *   npm run bench:memory -- --runs 3 [--loaders bundle]
+ *   POPVAULT_BENCH_MEMORY_SAMPLE=1 npm run bench:memory   (also: what the sampled peak was made of)
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -102,6 +105,8 @@ async function pullInChild(
       throw new Error(`pull child failed: ${JSON.stringify(done)}\n${stderr}`);
     }
     // Not the child's own maxRssKb: ru_maxrss starts from this process's image (see peak-rss.mjs).
+    const breakdown = /popvault-bench-memory-at-peak (.*)/.exec(stderr)?.[1];
+    if (breakdown !== undefined) progress(`memory at the sampled peak: ${breakdown}`);
     const maxRssMb = peakRssMb(stderr);
     if (maxRssMb === null) throw new Error(`pull child printed no peak RSS\n${stderr}`);
     return { maxRssMb, stored: done.stored, seconds: (performance.now() - started) / 1000 };
@@ -246,16 +251,23 @@ export function renderMemory(cases: MemoryCase[], runs: number): string {
 
 if (isMain(import.meta.url)) {
   const { values } = parseArgs({
-    options: { runs: { type: 'string', default: '1' } },
+    options: { runs: { type: 'string', default: '1' }, loaders: { type: 'string' } },
   });
   const runs = Number(values.runs);
+  const loaders = values.loaders?.split(',') as Loader[] | undefined;
   const corpus = corpusSizes(DEFAULT_CORPUS).map((octets, i) =>
     corpusMessage(i, octets, DEFAULT_CORPUS.seed),
   );
   const dovecot = await startDovecot({ lockSession: false });
   const emulators = await startAwsEmulators();
   try {
-    const cases = await memoryBench({ dovecot: dovecot.info, aws: emulators.info, corpus, runs });
+    const cases = await memoryBench({
+      dovecot: dovecot.info,
+      aws: emulators.info,
+      corpus,
+      runs,
+      ...(loaders === undefined ? {} : { loaders }),
+    });
     console.log(renderMemory(cases, runs));
   } finally {
     await emulators.stop();

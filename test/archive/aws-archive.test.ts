@@ -55,7 +55,11 @@ import {
 } from '../../functions/core/archive/errors.js';
 import type { RawPutInput } from '../../functions/core/archive/ports.js';
 import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
-import { S3_MIN_PART_OCTETS, S3RawStore } from '../../functions/core/archive/s3-raw-store.js';
+import {
+  DEFAULT_PART_CONCURRENCY,
+  S3_MIN_PART_OCTETS,
+  S3RawStore,
+} from '../../functions/core/archive/s3-raw-store.js';
 import {
   createTestBucket,
   createTestTable,
@@ -337,7 +341,20 @@ describe('S3RawStore against s3rver and injected S3 failures', () => {
 
   it('uploads a large file in checksummed parts and completes conditionally with the size', async () => {
     const client = s3ClientFor(aws);
-    const sent = stubS3(client, (_command, forward) => forward());
+    // Each part's bytes are hashed as it is sent: the store reuses its part buffers afterwards.
+    const partDigests = new Map<number, { sha256: string; octets: number }>();
+    const partMemory = new Set<ArrayBufferLike>();
+    const sent = stubS3(client, (command, forward) => {
+      if (command instanceof UploadPartCommand) {
+        const body = command.input.Body as Buffer;
+        partMemory.add(body.buffer);
+        partDigests.set(command.input.PartNumber ?? 0, {
+          sha256: createHash('sha256').update(body).digest('base64'),
+          octets: body.length,
+        });
+      }
+      return forward();
+    });
     const input = largeInput();
     const ref = await storeWith(client).put(input);
     const create = sent.find((c) => c instanceof CreateMultipartUploadCommand);
@@ -352,10 +369,14 @@ describe('S3RawStore against s3rver and injected S3 failures', () => {
     });
     expect(parts.map((p) => p.input.PartNumber).sort()).toEqual([1, 2, 3, 4]);
     for (const part of parts) {
-      const body = part.input.Body as Buffer;
-      expect(part.input.ChecksumSHA256).toBe(createHash('sha256').update(body).digest('base64'));
-      expect(body.length).toBe(part.input.PartNumber === 4 ? 1234 : S3_MIN_PART_OCTETS);
+      const sentPart = partDigests.get(part.input.PartNumber ?? 0);
+      expect(part.input.ChecksumSHA256).toBe(sentPart?.sha256);
+      expect(sentPart?.octets).toBe(part.input.PartNumber === 4 ? 1234 : S3_MIN_PART_OCTETS);
     }
+    // Memory bound: the part buffers are reused, so 4 parts need no more than one per part in flight
+    // plus the one being read.
+    expect(partMemory.size).toBeLessThanOrEqual(DEFAULT_PART_CONCURRENCY + 1);
+    expect(partMemory.size).toBeLessThan(parts.length);
     expect(complete?.input).toMatchObject({ IfNoneMatch: '*', MpuObjectSize: input.octets });
     expect(complete?.input.MultipartUpload?.Parts?.map((p) => p.PartNumber)).toEqual([1, 2, 3, 4]);
     expect(

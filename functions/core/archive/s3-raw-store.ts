@@ -364,13 +364,19 @@ export class S3RawStore implements RawStore {
     const parts: UploadedPart[] = [];
     const inFlight = new Set<Promise<void>>();
     let failure: { error: unknown } | null = null;
+    // Part buffers are reused once their upload has settled: a fresh 8 MiB buffer per part would be
+    // garbage V8 collects only after ~64 MB of external memory has piled up, so a 100 MB message
+    // would peak far above the concurrency x part size this store promises.
+    const spare: Buffer[] = [];
 
     try {
       for (let partNumber = 1; partNumber <= partCount && failure === null; partNumber++) {
         while (inFlight.size >= this.#concurrency && failure === null) await Promise.race(inFlight);
         if (failure !== null) break;
         const offset = (partNumber - 1) * partSize;
-        const body = Buffer.allocUnsafe(Math.min(partSize, size - offset));
+        const length = Math.min(partSize, size - offset);
+        const buffer = spare.pop() ?? Buffer.allocUnsafe(partSize);
+        const body = buffer.subarray(0, length);
         let read: number;
         try {
           read = await readAt(handle, body, offset);
@@ -390,7 +396,10 @@ export class S3RawStore implements RawStore {
               failure ??= { error };
             },
           )
-          .finally(() => inFlight.delete(tracked));
+          .finally(() => {
+            inFlight.delete(tracked);
+            spare.push(buffer);
+          });
         inFlight.add(tracked);
       }
     } finally {
