@@ -11,7 +11,6 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { pipeline, Readable, Transform } from 'node:stream';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
-import { type AttachmentStream, MailParser, type MessageText } from 'mailparser';
 import type {
   AttachmentSummary,
   ListMessagesQuery,
@@ -22,13 +21,8 @@ import type {
   RawStore,
   RunRecord,
 } from '../core/archive/ports.js';
-import {
-  MAX_HEADER_BLOCK_OCTETS,
-  MAX_MIME_PARTS,
-  MAX_PARSED_OCTETS,
-  MAX_UNSTREAMED_OCTETS,
-} from '../core/message/message-limits.js';
-import { sanitizeFilename } from '../core/message/message-parser.js';
+import { readAttachment } from '../core/message/attachment-reader.js';
+import { sanitizeFilename } from '../core/message/filenames.js';
 import { ApiError, type ApiLogger, errorResponse } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import {
@@ -96,8 +90,6 @@ export const LIST_ITEM_MAX_FROM = 3;
  * holds.
  */
 export const MAX_MESSAGE_ID_MATCHES = 50;
-/** Largest piece of a stored message given to mailparser at once (see openAttachment). */
-const FEED_SLICE_OCTETS = 64 * 1024;
 /** Characters of the subject used to name a downloaded .eml: enough to recognise it in a folder. */
 const RAW_FILENAME_STEM_LENGTH = 100;
 /** Short tokens could be guessed over the network; the CLI generates 43 characters. */
@@ -306,122 +298,35 @@ function verifying(
 }
 
 /**
- * Opens the `position`-th attachment of a raw message, in the order the message parser listed them:
- * the same MailParser options emit the same attachments in the same order, and the parser's list is
- * a prefix of that sequence (it stops listing at a limit, never skips one).
- *
- * Memory stays bounded like the parser's: attachments stream (the ones before the target are read and
- * discarded, the target is piped with backpressure to the response), and the text mailparser buffers
- * is held to MAX_UNSTREAMED_OCTETS, counted the same way. Parsing stops once the target has ended.
+ * Opens the `position`-th attachment of a raw message, in the order the message parser listed them,
+ * verified against the size and hash the index recorded. The reader runs the parser's own scanner
+ * and decoders (attachment-reader.ts), so numbering and bytes agree by construction; it streams the
+ * target with backpressure and stops reading the message once the target has ended.
  *
  * Resolves once the target's headers are parsed, so a message that no longer yields it is an error
  * response, not a broken download; after that, failures error the returned stream.
  */
-function openAttachment(
+async function openAttachment(
   raw: Readable,
   position: number,
   expected: AttachmentSummary,
 ): Promise<Readable> {
-  return new Promise((resolve, reject) => {
-    const parser = new MailParser({
-      // As in message-parser.ts: conversions off (they copy every text part), same limits.
-      skipHtmlToText: true,
-      skipTextToHtml: true,
-      skipTextLinks: true,
-      skipImageLinks: true,
-      checksumAlgo: false,
-      maxHeadSize: MAX_HEADER_BLOCK_OCTETS,
-      maxChildNodes: MAX_MIME_PARTS,
-      formatDateString: () => '',
-    });
-    // A store may hand over the whole message as one chunk; slices let the parse limits below apply
-    // to what mailparser has actually been given, not to the chunk it came in.
-    const slices = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        for (let at = 0; at < chunk.length; at += FEED_SLICE_OCTETS) {
-          this.push(chunk.subarray(at, at + FEED_SLICE_OCTETS));
-        }
-        callback();
-      },
-    });
-    let output: Transform | null = null;
-    let settled = false;
-    let fed = 0;
-    let streamedCredit = 0;
-    let seen = 0;
-
-    const stop = () => {
-      raw.destroy();
-      slices.destroy();
-      parser.destroy();
-    };
-    // Once the target has ended (or failed), later errors are those of stopping the parse early.
-    const fail = (reason: string, cause?: unknown) => {
-      if (settled) return;
-      settled = true;
-      const error = new ApiError(
-        500,
-        'ATTACHMENT_UNREADABLE',
-        'the stored message no longer yields this attachment',
-        { cause: new Error(reason, { cause }) },
-      );
-      stop();
-      if (output === null) reject(error);
-      else output.destroy(error);
-    };
-
-    parser.on('error', (err: Error) => fail(`mail parser failed: ${err.message}`, err));
-    parser.on('data', (item: AttachmentStream | MessageText) => {
-      // Text parts are discarded; mailparser emits them only at the end anyway.
-      if (item.type !== 'attachment') return;
-      const index = seen++;
-      const encoding = item.headers.get('content-transfer-encoding');
-      // The parser's credit rule: base64 takes at least 4 input octets per 3 decoded, others 1 for 1.
-      const inputPerOctet =
-        typeof encoding === 'string' && encoding.trim().toLowerCase() === 'base64' ? 4 / 3 : 1;
-      const credit = (octets: number) => {
-        streamedCredit += octets * inputPerOctet;
-      };
-      const content = item.content;
-      content.once('end', () => item.release?.());
-      if (index !== position || output !== null) {
-        content.on('data', (chunk: Buffer) => credit(chunk.length));
-        return;
-      }
-      const target = verifying(expected, `attachment ${position}`, credit);
-      output = target;
-      content.once('end', () => {
-        settled = true;
-        // Nothing after the target is of use to this request.
-        setImmediate(stop);
-      });
-      // The client went away, or the bytes did not verify: stop reading the message.
-      target.once('close', stop);
-      pipeline(content, target, () => {});
-      resolve(target);
-    });
-    parser.on('end', () => {
-      if (output === null) fail(`the message yields ${seen} attachments, not ${position + 1}`);
-    });
-
-    pipeline(raw, slices, (err) => {
-      if (err) fail(`reading the stored message failed: ${err.message}`, err);
-    });
-    slices.on('data', (slice: Buffer) => {
-      if (settled) return;
-      fed += slice.length;
-      // Bounds like message-parser.ts: the parser listed this attachment only if it ended within them.
-      if (fed > MAX_PARSED_OCTETS || fed - streamedCredit > MAX_UNSTREAMED_OCTETS) {
-        fail('the attachment lies beyond the parse limits');
-        return;
-      }
-      if (!parser.write(slice)) {
-        slices.pause();
-        parser.once('drain', () => slices.resume());
-      }
-    });
-    slices.once('end', () => parser.end());
-  });
+  let content: Readable;
+  try {
+    content = await readAttachment(raw, position);
+  } catch (cause) {
+    throw new ApiError(
+      500,
+      'ATTACHMENT_UNREADABLE',
+      'the stored message no longer yields this attachment',
+      { cause },
+    );
+  }
+  const target = verifying(expected, `attachment ${position}`);
+  // The client went away, or the bytes did not verify: stop reading the message.
+  target.once('close', () => content.destroy());
+  pipeline(content, target, () => {});
+  return target;
 }
 
 // ---------------------------------------------------------------------------------------------

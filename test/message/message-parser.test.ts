@@ -4,6 +4,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import type { MessageMetadata } from '../../functions/core/archive/ports.js';
+import { sanitizeFilename } from '../../functions/core/message/filenames.js';
+import { parseMessageDate } from '../../functions/core/message/message-date.js';
 import {
   MAX_ADDRESS_LENGTH,
   MAX_ADDRESSES_PER_LIST,
@@ -15,6 +17,7 @@ import {
   MAX_FILENAME_EXTENSION_LENGTH,
   MAX_FILENAME_LENGTH,
   MAX_HEADER_BLOCK_OCTETS,
+  MAX_HTML_SNIPPET_SOURCE,
   MAX_MESSAGE_ID_LENGTH,
   MAX_METADATA_JSON_OCTETS,
   MAX_MIME_PARTS,
@@ -22,7 +25,6 @@ import {
   MAX_PARSE_ERROR_LENGTH,
   MAX_PARSED_OCTETS,
   MAX_SUBJECT_LENGTH,
-  MAX_UNSTREAMED_OCTETS,
   SNIPPET_LENGTH,
   WORST_CASE_METADATA_JSON_OCTETS,
 } from '../../functions/core/message/message-limits.js';
@@ -30,8 +32,6 @@ import {
   createMessageParser,
   type MessageParserOptions,
   parseErrorReason,
-  parseMessageDate,
-  sanitizeFilename,
 } from '../../functions/core/message/message-parser.js';
 
 const FIXTURES = new URL('../fixtures/mail/', import.meta.url);
@@ -215,7 +215,8 @@ describe('fixtures: real-shaped mail', () => {
       },
     ]);
     expect(metadata.snippet.startsWith('FYI, see the forwarded messages below.')).toBe(true);
-    // mailparser writes the embedded message's Date into the text: never a date of its own making.
+    // The embedded message's header summary is part of the text, its Date left empty: the snippet
+    // must never carry a date of the parser's own making.
     expect(metadata.snippet).not.toMatch(/GMT|\d{4} \d\d:\d\d/);
   });
 
@@ -327,7 +328,7 @@ describe('fixtures: real-shaped mail', () => {
   });
 });
 
-describe('Date headers: parsed by us, never by mailparser', () => {
+describe('Date headers: parsed from the raw field, never replaced by the import time', () => {
   it.each([
     ['Tue, 14 May 2024 09:12:40 +0200', '2024-05-14T07:12:40.000Z'],
     ['14 May 2024 09:12:40 -0000', '2024-05-14T09:12:40.000Z'],
@@ -502,7 +503,7 @@ describe('limits: any message yields a record under the item bound', () => {
       sha256: sha256(Buffer.from([0])),
     });
     expect(metadata.attachmentsTruncated).toBe(true);
-    // mailparser's default of 1,000 parts would have failed this message.
+    // A bound of 1,000 parts (mailparser's default) would have failed this message.
     expect(metadata.parseError).toBeNull();
     expect(metadata.snippet).toBe('the very end');
   });
@@ -635,22 +636,20 @@ describe('faults: the sink never errors, never stalls, and metadata never reject
     expect(errors).toEqual([]);
   });
 
-  it('a fast producer is held back by backpressure instead of being buffered', async () => {
+  it('a fast producer is never buffered: each chunk is parsed before write() returns', async () => {
     const data = pseudoRandomBytes(4 * 1024 * 1024, 7);
     const message = Buffer.from(
       multipart('bp', 'Subject: bp\r\n', [attachmentPart('data.bin', data)]),
     );
     const parser = createMessageParser();
-    let refused = 0;
+    let queued = 0;
     for (const chunk of inChunks(message, 64 * 1024)) {
-      if (!parser.sink.write(chunk)) {
-        refused++;
-        await new Promise((resolve) => parser.sink.once('drain', resolve));
-      }
+      parser.sink.write(chunk);
+      queued = Math.max(queued, parser.sink.writableLength);
     }
     parser.sink.end();
     const metadata = await parser.metadata;
-    expect(refused).toBeGreaterThan(0);
+    expect(queued).toBe(0);
     expect(metadata.attachments[0]?.sha256).toBe(sha256(data));
   });
 });
@@ -713,13 +712,13 @@ describe('big messages: streamed, never buffered whole', () => {
     expect(metadata.parseError).toBeNull();
   });
 
-  it('text past MAX_UNSTREAMED_OCTETS ends the parse early: the snippet survives, later parts are not listed', async () => {
+  it('a long text body is not held: the snippet comes from its start and later parts are still listed', async () => {
     const line = 'All work and no play makes Jack a dull boy.\r\n';
-    const text = Buffer.from(line.repeat(Math.ceil((MAX_UNSTREAMED_OCTETS * 1.5) / line.length)));
+    const text = line.repeat(Math.ceil((20 * 1024 * 1024) / line.length));
     const metadata = await parse(
       Buffer.from(
         multipart('txt', 'Subject: long text\r\n', [
-          `Content-Type: text/plain\r\n\r\n${text.toString('latin1')}`,
+          `Content-Type: text/plain\r\n\r\n${text}`,
           attachmentPart('after.pdf', Buffer.from('after')),
         ]),
       ),
@@ -727,9 +726,22 @@ describe('big messages: streamed, never buffered whole', () => {
     expect(
       metadata.snippet.startsWith('All work and no play makes Jack a dull boy. All work'),
     ).toBe(true);
-    expect(metadata.attachments).toEqual([]);
-    expect(metadata.attachmentsTruncated).toBe(true);
+    expect(metadata.attachments.map((attachment) => attachment.filename)).toEqual(['after.pdf']);
+    expect(metadata.attachmentsTruncated).toBe(false);
     expect(metadata.parseError).toBeNull();
+  });
+
+  it('HTML is held for the snippet only up to MAX_HTML_SNIPPET_SOURCE', async () => {
+    const html = (cssOctets: number) =>
+      `Content-Type: text/html\r\n\r\n<html><head><style>${'p{margin:0}\r\n'.repeat(
+        Math.ceil(cssOctets / 13),
+      )}</style></head><body><p>The newsletter text.</p></body></html>`;
+    const within = await parse(html(MAX_HTML_SNIPPET_SOURCE - 4096));
+    const beyond = await parse(html(MAX_HTML_SNIPPET_SOURCE + 4096));
+    expect(within.snippet).toBe('The newsletter text.');
+    // The text lies past what is held: the scan ends inside the unclosed <style>, with nothing.
+    expect(beyond.snippet).toBe('');
+    expect(beyond.parseError).toBeNull();
   });
 
   it('a 100 MB text body completes with sane, bounded metadata', async () => {

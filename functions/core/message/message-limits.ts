@@ -83,37 +83,45 @@ export const MAX_CONTENT_TYPE_LENGTH = 255;
 export const MAX_PARSE_ERROR_LENGTH = 200;
 
 /**
- * The header block of any one MIME part, passed to mailparser as `maxHeadSize` (its default, made
- * explicit). The largest real one seen is 138 KB; a larger block is hostile and fails the parse with a
- * recorded reason. It also bounds the address parser's work, which runs over whole headers.
+ * The header block of any one MIME part. The largest real one seen is 138 KB; a larger block is
+ * hostile and fails the parse with a recorded reason. It is the one thing the scanner holds whole, so
+ * it bounds the parser's memory per message, and the address parser's work, which runs over whole
+ * header fields.
  */
 export const MAX_HEADER_BLOCK_OCTETS = 1024 * 1024;
 
 /**
- * MIME parts in one message, passed to mailparser as `maxChildNodes`. Mailparser keeps every part's
- * parsed headers until the end: measured here, ~5 KB per part, so 10,000 parts cost ~70 MB and ~1 s.
- * Its default of 1,000 would fail real bulk messages (a 5,000-attachment message parses whole here).
+ * MIME parts in one message, the message itself and every multipart included. Nothing is kept per
+ * part, but each costs a header parse and a decoder: a message of nothing but empty parts (7 octets
+ * each) could otherwise make 64 MiB cost millions of them. Real bulk mail stays far below (a
+ * 5,000-attachment message parses whole here).
  */
 export const MAX_MIME_PARTS = 10_000;
 
 /**
- * Input octets fed to mailparser at all. Past this the parser is ended early and the rest of the message
- * discarded (metadata then has `attachmentsTruncated`). Memory is bounded by MAX_UNSTREAMED_OCTETS;
- * this bounds time: mailparser decodes and hashes ~40 MB/s here. 64 MiB parses whole any message that
- * Gmail (50 MB) or Microsoft 365 by default (36 MB) accepts, so a 45 MB attachment is still hashed.
+ * Multiparts open inside one another. Every line that starts with "--" is compared with the boundary
+ * of each open multipart, so the depth multiplies the cost of such lines. Real mail nests a few
+ * levels (a forward of a forward of a signed message is under 10); deeper nesting is hostile and fails
+ * the parse with a recorded reason.
+ */
+export const MAX_MULTIPART_DEPTH = 64;
+
+/**
+ * Input octets parsed at all. Past this the rest of the message is not parsed (metadata then has
+ * `attachmentsTruncated`, and an attachment cut off there is not listed). Memory does not grow with
+ * it; this bounds time, mostly SHA-256 over the decoded attachments. 64 MiB parses whole any message
+ * that Gmail (50 MB) or Microsoft 365 by default (36 MB) accepts.
  */
 export const MAX_PARSED_OCTETS = 64 * 1024 * 1024;
 
 /**
- * Text mailparser may hold, counted in input octets. It buffers every inline text/plain and text/html
- * part whole (Buffers, then a string, then a copy): measured here, a 100 MB text body costs ~410 MB RSS
- * even with its HTML/link conversions off, ~880 MB with its defaults. Attachments stream and cost
- * nothing, so input is counted as text unless mailparser has already streamed it out as an attachment,
- * credited at the smallest encoded size of the decoded bytes. That is a sound upper bound whatever the
- * structure (64 KB text parts between tiny attachments cannot slip past it); it overcounts only input
- * still in mailparser's stream buffers and base64 line breaks. At 8 MiB a text body costs ~30 MB.
+ * HTML held for the snippet, in UTF-16 code units (up to 512 KB of memory). Text bodies are not held:
+ * plain text goes into the snippet as it is decoded, and decoding stops once the snippet is full. HTML
+ * is the exception, because its text can only be found once the markup around it has been seen, and
+ * it is used only when the plain text yields no snippet. Newsletters put tens of KB of CSS before
+ * their first word; 256 Ki units reach it in all of them seen.
  */
-export const MAX_UNSTREAMED_OCTETS = 8 * 1024 * 1024;
+export const MAX_HTML_SNIPPET_SOURCE = 256 * 1024;
 
 /** JSON octets of one worst-case string: every unit a 3-byte character, plus its quotes. */
 function stringOctets(length: number): number {

@@ -1,0 +1,192 @@
+/**
+ * Structured MIME header values ("type/subtype; name=value; ..."), RFC 2045 s.5.1 with RFC 2231
+ * parameter continuations and charsets, read the way libmime's parseHeaderValue reads them (comments
+ * stripped), because the MIME structure and the attachment names must come out as they did under
+ * mailparser:
+ * - a parameter given twice keeps its first value;
+ * - what follows a closed quoted string up to the ";" is junk, not value;
+ * - a "(" opens a comment except inside a token of a parameter value (`filename=Invoice(1).pdf`);
+ * - an RFC 2231 form ("name*", "name*0*", ...) wins over the plain one it stands beside.
+ */
+import { decodeOctets, encodingFor } from './charsets.js';
+import { decodeWords } from './encoded-words.js';
+
+export interface HeaderValue {
+  /** The part before the first ";", as written (not lower-cased). */
+  value: string;
+  params: Map<string, string>;
+  /** Parameters assembled from RFC 2231 forms: already decoded, so never run through decodeWords. */
+  decoded: Set<string>;
+}
+
+function isWsp(ch: string): boolean {
+  return ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n' || ch === '\f' || ch === '\v';
+}
+
+/** Offset of the ")" that closes the comment opening at `start` (comments nest), or -1. */
+function commentEnd(text: string, start: number): number {
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '\\') i++;
+    else if (ch === '(') depth++;
+    else if (ch === ')' && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/** The raw value and parameters, comments dropped, before RFC 2231 assembly. */
+function tokenize(text: string): { value: string; params: Map<string, string> } {
+  const params = new Map<string, string>();
+  let value = '';
+  let key: string | null = null;
+  let collected = '';
+  // Whitespace outside quotes is not part of a value, inside quotes it is (RFC 2045 s.5.1).
+  let collectedEnd = 0;
+  let inKey = false;
+  let quote = false;
+  let quoteClosed = false;
+  let escaped = false;
+  let tokenOpen = false;
+  let stripComments = true;
+  let valueSet = false;
+
+  const commit = () => {
+    const text = collected.slice(0, collectedEnd);
+    collected = '';
+    collectedEnd = 0;
+    if (inKey) {
+      const name = text.toLowerCase();
+      if (name !== '' && !params.has(name)) params.set(name, '');
+    } else if (key === null) {
+      if (!valueSet) value = text;
+      valueSet = true;
+    } else if (!params.has(key)) {
+      params.set(key, text);
+    }
+  };
+
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i] as string;
+    if (stripComments && ch === '(' && !quote && !escaped && !tokenOpen) {
+      let end = commentEnd(text, i);
+      // An unclosed comment runs to the end, unless a parameter follows: then it is content.
+      if (end < 0 && text.indexOf(';', i) < 0) end = text.length - 1;
+      if (end >= 0) {
+        i = end;
+        continue;
+      }
+      // Looking for a ")" again would rescan a run of unclosed "(" once for each.
+      stripComments = false;
+    }
+    if (inKey) {
+      if (ch === '=') {
+        key = collected.slice(0, collectedEnd).toLowerCase();
+        collected = '';
+        collectedEnd = 0;
+        inKey = false;
+        tokenOpen = true;
+      } else if (ch === ';') {
+        commit();
+      } else if (isWsp(ch)) {
+        if (collected.length > 0) collected += ch;
+      } else {
+        collected += ch;
+        collectedEnd = collected.length;
+      }
+      continue;
+    }
+    if (quoteClosed && ch !== ';') {
+      escaped = false;
+      continue;
+    }
+    if (escaped) {
+      collected += ch;
+      collectedEnd = collected.length;
+      tokenOpen = key !== null && !quote;
+    } else if (ch === '\\') {
+      escaped = true;
+      continue;
+    } else if (ch === '"') {
+      quoteClosed = quote;
+      quote = !quote;
+      tokenOpen = false;
+    } else if (!quote && ch === ';') {
+      commit();
+      inKey = true;
+      tokenOpen = false;
+      quoteClosed = false;
+    } else if (!quote && isWsp(ch)) {
+      if (collected.length > 0) collected += ch;
+      tokenOpen = false;
+    } else {
+      collected += ch;
+      collectedEnd = collected.length;
+      tokenOpen = key !== null && !quote;
+    }
+    escaped = false;
+  }
+  commit();
+  return { value, params };
+}
+
+/** "%XX" escapes of an RFC 2231 value, decoded in its charset; anything else is taken as it is. */
+function decodePercent(text: string, charset: string): string {
+  const octets = Buffer.from(text);
+  const out = Buffer.allocUnsafe(octets.length);
+  let length = 0;
+  for (let i = 0; i < octets.length; i++) {
+    const octet = octets[i] as number;
+    if (octet === 0x25 && i + 2 < octets.length) {
+      const hex = String.fromCharCode(octets[i + 1] as number, octets[i + 2] as number);
+      if (/^[0-9a-fA-F]{2}$/.test(hex)) {
+        out[length++] = Number.parseInt(hex, 16);
+        i += 2;
+        continue;
+      }
+    }
+    out[length++] = octet;
+  }
+  return decodeOctets(out.subarray(0, length), encodingFor(charset));
+}
+
+const CONTINUATION = /\*((\d+)\*?)?$/;
+
+/** Parses a structured header value; never throws. */
+export function parseHeaderValue(text: string): HeaderValue {
+  const { value, params } = tokenize(text);
+  const decoded = new Set<string>();
+  const continuations = new Map<string, { charset: string | null; pieces: [number, string][] }>();
+  for (const [name, raw] of [...params]) {
+    const match = CONTINUATION.exec(name);
+    if (match === null) continue;
+    params.delete(name);
+    const base = name.slice(0, match.index);
+    const index = Number(match[2]) || 0;
+    let piece = raw;
+    let entry = continuations.get(base);
+    if (entry === undefined) {
+      entry = { charset: null, pieces: [] };
+      continuations.set(base, entry);
+    }
+    const extended =
+      index === 0 && match[0].endsWith('*') ? /^([^']*)'[^']*'(.*)$/.exec(raw) : null;
+    if (extended !== null) {
+      entry.charset = extended[1] || 'utf-8';
+      piece = extended[2] ?? '';
+    }
+    entry.pieces.push([index, piece]);
+  }
+  for (const [name, entry] of continuations) {
+    const joined = entry.pieces
+      .sort((a, b) => a[0] - b[0])
+      .map((piece) => piece[1])
+      .join('');
+    decoded.add(name);
+    params.set(
+      name,
+      entry.charset === null ? decodeWords(joined) : decodePercent(joined, entry.charset),
+    );
+  }
+  return { value, params, decoded };
+}

@@ -1,0 +1,423 @@
+/**
+ * The MIME structure of a message, found as its octets stream past: header blocks, multipart
+ * boundaries, embedded messages. Bodies are never examined octet by octet in JavaScript: delimiter
+ * lines are found with Buffer.indexOf, and body octets are handed on as views of the input. Only
+ * header blocks (bounded by MAX_HEADER_BLOCK_OCTETS) are looked at line by line.
+ *
+ * The structure is mailsplit's (mailparser's splitter), so that parts come out as they did:
+ * - a delimiter line is "--" boundary, optionally "--", optional spaces and tabs, then LF with any
+ *   CRs before it (RFC 2046 s.5.1.1, and the CR runs a double CRLF conversion leaves); at the very
+ *   end of the input a closing delimiter needs no line break;
+ * - the line break before a delimiter line belongs to the delimiter, not to the body;
+ * - a delimiter of any enclosing multipart closes the parts inside it, the innermost match winning;
+ * - a closing delimiter in a preamble is ignored, and after a multipart's closing delimiter its own
+ *   boundary is no longer recognised (the epilogue);
+ * - a part whose header block a delimiter cuts short is dropped, unless the delimiter closes its
+ *   multipart: then it counts, with an empty body;
+ * - an inline message/rfc822 is parsed as a message of its own;
+ * - a multipart without a usable boundary is one opaque part.
+ *
+ * Memory per message: the largest header block, plus at most one delimiter line held back between
+ * chunks.
+ */
+import { type HeaderField, parseHeaderBlock } from './header-block.js';
+import { MAX_HEADER_BLOCK_OCTETS, MAX_MIME_PARTS, MAX_MULTIPART_DEPTH } from './message-limits.js';
+import { describePart, type MimePart } from './mime-part.js';
+
+export interface PartContext {
+  /** The message itself. */
+  root: boolean;
+  /** The top of a message embedded in an inline message/rfc822 part. */
+  embeddedRoot: boolean;
+}
+
+export interface ScanListener {
+  /**
+   * A part's header block is complete. For a leaf part (neither a multipart nor the container of an
+   * embedded message) its body octets follow, then partEnd.
+   */
+  partStart(part: MimePart, fields: HeaderField[], context: PartContext): void;
+  /** Body octets of the current leaf part, still transfer-encoded; the view is valid during the call. */
+  partBody(octets: Buffer): void;
+  /** The current leaf part has ended. */
+  partEnd(): void;
+}
+
+/** A message over one of the structural limits; its reason is meant for `parseError`. */
+export class MimeLimitError extends Error {}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const DASH = 0x2d;
+const DELIMITER_START = Buffer.from('\n--', 'latin1');
+
+/**
+ * What a delimiter line may carry past its boundary: the closing "--", spaces and tabs, CRs and the
+ * LF. mailsplit's bound (RFC 5322 s.2.1.1 allows 998 octets of whitespace on a line), so the line
+ * held back between chunks stays bounded by the boundary's length.
+ */
+const DELIMITER_LINE_SLACK = 2 + 998 + 2;
+
+interface OpenMultipart {
+  delimiter: Buffer;
+}
+
+type Mode =
+  /** Reading a part's header block. */
+  | 'head'
+  /** A leaf part's body: handed on. */
+  | 'body'
+  /** A preamble, an epilogue or an opaque multipart: read past. */
+  | 'skip'
+  | 'failed';
+
+type LineMatch =
+  | { kind: 'none' }
+  | { kind: 'more' }
+  | { kind: 'delimiter'; level: number; closing: boolean; end: number };
+
+const NONE: LineMatch = { kind: 'none' };
+const MORE: LineMatch = { kind: 'more' };
+
+export class MimeScanner {
+  readonly #listener: ScanListener;
+  #mode: Mode = 'head';
+  readonly #open: OpenMultipart[] = [];
+  /** The content being skipped is the preamble of the innermost open multipart. */
+  #preamble = false;
+  #parts = 1;
+  #context: PartContext = { root: true, embeddedRoot: false };
+  /** Complete header lines of the current part, copied out of the input. */
+  #headLines: Buffer[] = [];
+  #headOctets = 0;
+  /** An incomplete header line: pieces of consecutive chunks. */
+  #headPartial: Buffer[] = [];
+  #headPartialOctets = 0;
+  /** Body octets held back at a chunk end: they may be the line break before a delimiter line. */
+  #held: Buffer | null = null;
+  /** The input position being scanned begins a line. */
+  #lineStart = true;
+
+  constructor(listener: ScanListener) {
+    this.#listener = listener;
+  }
+
+  /** Throws MimeLimitError, or what a listener throws; the scanner is then unusable. */
+  write(chunk: Buffer): void {
+    if (this.#mode === 'failed' || chunk.length === 0) return;
+    let data = chunk;
+    if (this.#held !== null) {
+      data = Buffer.concat([this.#held, chunk]);
+      this.#held = null;
+    }
+    try {
+      this.#scan(data, false);
+    } catch (error) {
+      this.#failed();
+      throw error;
+    }
+  }
+
+  /** The end of the input: closes whatever is open. */
+  end(): void {
+    if (this.#mode === 'failed') return;
+    try {
+      const held = this.#held;
+      this.#held = null;
+      if (held !== null) this.#scan(held, true);
+      if (this.#mode === 'head') this.#endHeadAtEof();
+      if (this.#mode === 'body') this.#listener.partEnd();
+      this.#mode = 'skip';
+    } catch (error) {
+      this.#failed();
+      throw error;
+    }
+  }
+
+  #failed(): void {
+    this.#mode = 'failed';
+    this.#held = null;
+    this.#headLines = [];
+    this.#headPartial = [];
+  }
+
+  #scan(data: Buffer, eof: boolean): void {
+    let at = 0;
+    while (at < data.length && this.#mode !== 'failed') {
+      at = this.#mode === 'head' ? this.#scanHead(data, at, eof) : this.#scanBody(data, at, eof);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Delimiter lines
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Whether the line starting at `at` is a delimiter of an open multipart (innermost first), is not
+   * one, or cannot be told yet because the input ends first.
+   */
+  #matchLine(data: Buffer, at: number, eof: boolean): LineMatch {
+    for (let level = this.#open.length - 1; level >= 0; level--) {
+      const match = this.#matchDelimiter(
+        data,
+        at,
+        (this.#open[level] as OpenMultipart).delimiter,
+        eof,
+      );
+      if (match === 'more') return MORE;
+      if (match !== null)
+        return { kind: 'delimiter', level, closing: match.closing, end: match.end };
+    }
+    return NONE;
+  }
+
+  #matchDelimiter(
+    data: Buffer,
+    at: number,
+    delimiter: Buffer,
+    eof: boolean,
+  ): { closing: boolean; end: number } | 'more' | null {
+    const n = data.length;
+    const available = Math.min(n - at, delimiter.length);
+    if (data.compare(delimiter, 0, available, at, at + available) !== 0) return null;
+    // More octets than any delimiter line has, and still undecided: no delimiter.
+    const limit = Math.min(n, at + delimiter.length + DELIMITER_LINE_SLACK);
+    // Out of octets before the line is decided: wait for more, unless there will be none.
+    const undecided = eof || limit < n ? null : 'more';
+    let i = at + delimiter.length;
+    if (i >= limit) return undecided;
+    let closing = false;
+    if (data[i] === DASH) {
+      if (i + 1 >= limit) return undecided;
+      if (data[i + 1] !== DASH) return null;
+      closing = true;
+      i += 2;
+    }
+    while (i < limit && (data[i] === 0x20 || data[i] === 0x09)) i++;
+    if (i === n && eof) return closing ? { closing, end: n } : null;
+    let crs = 0;
+    while (i < limit && data[i] === CR) {
+      i++;
+      crs++;
+    }
+    if (i >= limit) {
+      if (i === n && eof && crs > 0) return { closing, end: n };
+      return undecided;
+    }
+    return data[i] === LF ? { closing, end: i + 1 } : null;
+  }
+
+  /** A delimiter line was found; the part before it has already been handed its last octets. */
+  #delimiter(level: number, closing: boolean): void {
+    const innermost = this.#open.length - 1;
+    if (this.#mode === 'skip' && this.#preamble && level === innermost) {
+      // A closing delimiter in a preamble does not close anything.
+      if (closing) return;
+      this.#preamble = false;
+      this.#startPart({ root: false, embeddedRoot: false });
+      return;
+    }
+    if (this.#mode === 'body') this.#listener.partEnd();
+    else if (this.#mode === 'head' && closing && this.#headOctets > 0) this.#endHead(true);
+    this.#open.length = level + 1;
+    this.#preamble = false;
+    if (closing) {
+      this.#open.pop();
+      this.#mode = 'skip';
+    } else {
+      this.#startPart({ root: false, embeddedRoot: false });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Header blocks
+  // -------------------------------------------------------------------------------------------
+
+  #startPart(context: PartContext): void {
+    this.#parts++;
+    if (this.#parts > MAX_MIME_PARTS) {
+      throw new MimeLimitError(`the message has more than ${MAX_MIME_PARTS} MIME parts`);
+    }
+    this.#mode = 'head';
+    this.#context = context;
+    this.#headLines = [];
+    this.#headOctets = 0;
+    this.#headPartial = [];
+    this.#headPartialOctets = 0;
+  }
+
+  #checkHeadSize(): void {
+    if (this.#headOctets + this.#headPartialOctets > MAX_HEADER_BLOCK_OCTETS) {
+      throw new MimeLimitError(
+        `a MIME part header block exceeds ${MAX_HEADER_BLOCK_OCTETS} octets`,
+      );
+    }
+  }
+
+  #scanHead(data: Buffer, start: number, eof: boolean): number {
+    let at = start;
+    while (at < data.length) {
+      const lf = data.indexOf(LF, at);
+      if (lf === -1) {
+        // Copied: a view would pin the whole input chunk for as long as the header block lasts.
+        this.#headPartial.push(Buffer.from(data.subarray(at)));
+        this.#headPartialOctets += data.length - at;
+        this.#checkHeadSize();
+        if (eof) this.#endHeadAtEof();
+        return data.length;
+      }
+      let line = data.subarray(at, lf + 1);
+      if (this.#headPartial.length > 0) {
+        line = Buffer.concat([...this.#headPartial, line]);
+        this.#headPartial = [];
+        this.#headPartialOctets = 0;
+      }
+      at = lf + 1;
+      if (this.#open.length > 0 && line[0] === DASH && line[1] === DASH) {
+        const match = this.#matchLine(line, 0, true);
+        if (match.kind === 'delimiter') {
+          this.#delimiter(match.level, match.closing);
+          this.#lineStart = true;
+          return at;
+        }
+      }
+      if (line.length === 1 || (line.length === 2 && line[0] === CR)) {
+        this.#endHead(false);
+        this.#lineStart = true;
+        return at;
+      }
+      this.#headLines.push(Buffer.from(line));
+      this.#headOctets += line.length;
+      this.#checkHeadSize();
+    }
+    return at;
+  }
+
+  /** The input ended inside a header block: its last line may be a delimiter, else it is a header. */
+  #endHeadAtEof(): void {
+    if (this.#headPartial.length > 0) {
+      const line = Buffer.concat(this.#headPartial);
+      this.#headPartial = [];
+      this.#headPartialOctets = 0;
+      if (this.#open.length > 0 && line[0] === DASH && line[1] === DASH) {
+        const match = this.#matchLine(line, 0, true);
+        if (match.kind === 'delimiter') {
+          this.#delimiter(match.level, match.closing);
+          // A part this last line begins has not one octet, not even an empty header block.
+          this.#mode = 'skip';
+          return;
+        }
+      }
+      this.#headLines.push(line);
+      this.#headOctets += line.length;
+    }
+    const context = this.#context;
+    this.#endHead(false);
+    // A message embedded at the very end has nothing left to be read from.
+    if (this.#mode === 'head' && context !== this.#context) this.#mode = 'skip';
+    else if (this.#mode === 'body') this.#listener.partEnd();
+    this.#mode = 'skip';
+  }
+
+  /**
+   * The header block is complete. `cutShort`: a closing delimiter ended it, so the part is taken
+   * with an empty body and no structure of its own.
+   */
+  #endHead(cutShort: boolean): void {
+    const fields = parseHeaderBlock(Buffer.concat(this.#headLines, this.#headOctets));
+    this.#headLines = [];
+    this.#headOctets = 0;
+    const context = this.#context;
+    const part = describePart(fields, { root: context.root, headerOnly: cutShort });
+    this.#listener.partStart(part, fields, context);
+    if (cutShort) {
+      if (!part.multipart) this.#listener.partEnd();
+      this.#mode = 'skip';
+      return;
+    }
+    if (part.embedsMessage) {
+      this.#startPart({ root: false, embeddedRoot: true });
+    } else if (part.multipart) {
+      this.#mode = 'skip';
+      this.#preamble = part.delimiter !== null;
+      if (part.delimiter !== null) {
+        if (this.#open.length >= MAX_MULTIPART_DEPTH) {
+          throw new MimeLimitError(`MIME multiparts are nested deeper than ${MAX_MULTIPART_DEPTH}`);
+        }
+        this.#open.push({ delimiter: part.delimiter });
+      }
+    } else {
+      this.#mode = 'body';
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Bodies
+  // -------------------------------------------------------------------------------------------
+
+  /** Where the line break before the line at `line` starts, not before `from`. */
+  #lineBreakStart(data: Buffer, line: number, from: number): number {
+    let start = line;
+    if (start > from && data[start - 1] === LF) {
+      start--;
+      if (start > from && data[start - 1] === CR) start--;
+    }
+    return start;
+  }
+
+  #emitBody(data: Buffer, from: number, to: number): void {
+    if (this.#mode === 'body' && to > from) this.#listener.partBody(data.subarray(from, to));
+  }
+
+  #scanBody(data: Buffer, start: number, eof: boolean): number {
+    const n = data.length;
+    let candidate = this.#lineStart ? start : -1;
+    let searchFrom = start;
+    this.#lineStart = false;
+    if (this.#open.length > 0) {
+      for (;;) {
+        if (candidate === -1) {
+          const found = data.indexOf(DELIMITER_START, searchFrom);
+          if (found === -1) break;
+          candidate = found + 1;
+        }
+        const match = data[candidate] === DASH ? this.#matchLine(data, candidate, eof) : NONE;
+        if (match.kind === 'delimiter') {
+          this.#emitBody(data, start, this.#lineBreakStart(data, candidate, start));
+          this.#delimiter(match.level, match.closing);
+          this.#lineStart = true;
+          return match.end;
+        }
+        if (match.kind === 'more') {
+          const hold = this.#lineBreakStart(data, candidate, start);
+          this.#emitBody(data, start, hold);
+          this.#hold(data, hold, hold === candidate);
+          return n;
+        }
+        searchFrom = candidate;
+        candidate = -1;
+      }
+    }
+    if (eof || this.#open.length === 0) {
+      this.#emitBody(data, start, n);
+      return n;
+    }
+    // The end of the chunk may be the start of a delimiter line the next chunk completes: a line
+    // break, possibly with the first "-" after it, or the CR of a CRLF.
+    let hold = n;
+    if (data[n - 1] === LF) hold = n - 1;
+    else if (data[n - 1] === DASH && n - 2 >= start && data[n - 2] === LF) hold = n - 2;
+    else if (data[n - 1] === CR) hold = n - 1;
+    if (hold < n && data[hold] === LF && hold > start && data[hold - 1] === CR) hold--;
+    hold = Math.max(hold, start);
+    this.#emitBody(data, start, hold);
+    if (hold < n) this.#hold(data, hold, false);
+    return n;
+  }
+
+  #hold(data: Buffer, from: number, lineStart: boolean): void {
+    // Copied: at most a delimiter line, and a view would pin the whole chunk.
+    this.#held = Buffer.from(data.subarray(from));
+    this.#lineStart = lineStart;
+  }
+}
