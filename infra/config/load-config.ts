@@ -117,7 +117,8 @@ export const DEFAULTS = {
     accessLogRetentionDays: 90,
   },
   puller: {
-    // Spooled attachments are streamed, but mailparser and the SDK both buffer; 1 GiB also buys CPU.
+    // Spooled attachments are streamed and the parser holds no bodies, but the SDK buffers upload
+    // parts; 1 GiB also buys CPU.
     memoryMiB: 1024,
     // Lambda's maximum: a backlog drains in as few invocations as possible, each stopping in time.
     timeoutSeconds: 900,

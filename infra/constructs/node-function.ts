@@ -16,8 +16,9 @@ export const RUNTIME = lambda.Runtime.NODEJS_24_X;
 const ESBUILD_TARGET = 'node24';
 
 /**
- * ESM output still has to host CommonJS dependencies (mailparser and its helpers) that call
- * `require()` for Node built-ins; esbuild's ESM shim throws on those unless a real `require` exists.
+ * ESM output may have to host a CommonJS dependency that calls `require()` for a Node built-in;
+ * esbuild's ESM shim throws on those unless a real `require` exists. None in today's bundles does
+ * (mailparser's helpers did), but a dependency update could bring one back, and the shim is free.
  */
 const REQUIRE_SHIM =
   "import { createRequire as __popvaultCreateRequire } from 'node:module'; const require = __popvaultCreateRequire(import.meta.url);";
