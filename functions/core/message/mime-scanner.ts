@@ -90,8 +90,11 @@ export class MimeScanner {
   /** Complete header lines of the current part, copied out of the input. */
   #headLines: Buffer[] = [];
   #headOctets = 0;
-  /** An incomplete header line: pieces of consecutive chunks. */
-  #headPartial: Buffer[] = [];
+  /**
+   * An incomplete header line, copied out of the chunks it came in. It grows by doubling, so that a
+   * line arriving a few octets at a time costs linear time and one allocation per doubling.
+   */
+  #headPartial = Buffer.alloc(0);
   #headPartialOctets = 0;
   /** Body octets held back at a chunk end: they may be the line break before a delimiter line. */
   #held: Buffer | null = null;
@@ -138,7 +141,8 @@ export class MimeScanner {
     this.#mode = 'failed';
     this.#held = null;
     this.#headLines = [];
-    this.#headPartial = [];
+    this.#headPartial = Buffer.alloc(0);
+    this.#headPartialOctets = 0;
   }
 
   #scan(data: Buffer, eof: boolean): void {
@@ -242,8 +246,27 @@ export class MimeScanner {
     this.#context = context;
     this.#headLines = [];
     this.#headOctets = 0;
-    this.#headPartial = [];
     this.#headPartialOctets = 0;
+  }
+
+  #appendPartial(octets: Buffer): void {
+    const needed = this.#headPartialOctets + octets.length;
+    if (needed > this.#headPartial.length) {
+      // Copied: a view would pin the whole input chunk for as long as the header block lasts.
+      const grown = Buffer.allocUnsafe(Math.max(needed, 2 * this.#headPartial.length, 256));
+      this.#headPartial.copy(grown, 0, 0, this.#headPartialOctets);
+      this.#headPartial = grown;
+    }
+    octets.copy(this.#headPartial, this.#headPartialOctets);
+    this.#headPartialOctets = needed;
+  }
+
+  #takePartial(): Buffer {
+    const line = Buffer.from(this.#headPartial.subarray(0, this.#headPartialOctets));
+    this.#headPartialOctets = 0;
+    // A large buffer is not kept for the next line: header lines are short.
+    if (this.#headPartial.length > 4096) this.#headPartial = Buffer.alloc(0);
+    return line;
   }
 
   #checkHeadSize(): void {
@@ -259,18 +282,14 @@ export class MimeScanner {
     while (at < data.length) {
       const lf = data.indexOf(LF, at);
       if (lf === -1) {
-        // Copied: a view would pin the whole input chunk for as long as the header block lasts.
-        this.#headPartial.push(Buffer.from(data.subarray(at)));
-        this.#headPartialOctets += data.length - at;
+        this.#appendPartial(data.subarray(at));
         this.#checkHeadSize();
         if (eof) this.#endHeadAtEof();
         return data.length;
       }
       let line = data.subarray(at, lf + 1);
-      if (this.#headPartial.length > 0) {
-        line = Buffer.concat([...this.#headPartial, line]);
-        this.#headPartial = [];
-        this.#headPartialOctets = 0;
+      if (this.#headPartialOctets > 0) {
+        line = Buffer.concat([this.#takePartial(), line]);
       }
       at = lf + 1;
       if (this.#open.length > 0 && line[0] === DASH && line[1] === DASH) {
@@ -295,10 +314,8 @@ export class MimeScanner {
 
   /** The input ended inside a header block: its last line may be a delimiter, else it is a header. */
   #endHeadAtEof(): void {
-    if (this.#headPartial.length > 0) {
-      const line = Buffer.concat(this.#headPartial);
-      this.#headPartial = [];
-      this.#headPartialOctets = 0;
+    if (this.#headPartialOctets > 0) {
+      const line = this.#takePartial();
       if (this.#open.length > 0 && line[0] === DASH && line[1] === DASH) {
         const match = this.#matchLine(line, 0, true);
         if (match.kind === 'delimiter') {

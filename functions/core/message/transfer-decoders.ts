@@ -193,7 +193,10 @@ class QuotedPrintableDecoder implements TransferDecoder {
     if (data !== null) this.#decode(data, true);
   }
 
-  /** End offset of the soft line break at `at` ("=", whitespace, CRLF or LF), or NOT_SOFT/NEED_MORE. */
+  /**
+   * End offset of the soft line break at `at`, or NOT_SOFT/NEED_MORE: "=" and a line break (CRLF or
+   * LF), with any whitespace before the CR or the LF, which libqp dropped first.
+   */
   #softBreakEnd(data: Buffer, at: number, final: boolean): number {
     if (data[at] !== EQUALS) return NOT_SOFT;
     let i = at + 1;
@@ -201,8 +204,10 @@ class QuotedPrintableDecoder implements TransferDecoder {
     if (i === data.length) return final ? i : NEED_MORE;
     if (data[i] === LF) return i + 1;
     if (data[i] !== CR) return NOT_SOFT;
-    if (i + 1 === data.length) return final ? NOT_SOFT : NEED_MORE;
-    return data[i + 1] === LF ? i + 2 : NOT_SOFT;
+    i++;
+    while (i < data.length && (data[i] === SPACE || data[i] === TAB)) i++;
+    if (i === data.length) return final ? NOT_SOFT : NEED_MORE;
+    return data[i] === LF ? i + 1 : NOT_SOFT;
   }
 
   /** The offset of the next octet that survives soft-break removal, from `at`; or NEED_MORE. */
