@@ -1,5 +1,8 @@
+import fc from 'fast-check';
+import addressparser from 'nodemailer/lib/addressparser';
 import { describe, expect, it } from 'vitest';
 import type { MessageMetadata } from '../../functions/core/archive/ports.js';
+import { plainAddressList } from '../../functions/core/message/addresses.js';
 import { bodyEncodingFor, encodingFor } from '../../functions/core/message/charsets.js';
 import { decodeWords } from '../../functions/core/message/encoded-words.js';
 import { parseHeaderValue } from '../../functions/core/message/header-params.js';
@@ -111,6 +114,39 @@ describe('raw 8-bit headers (RFC 6532)', () => {
   it('a punycode domain is shown in Unicode', async () => {
     const metadata = await parse('From: a@xn--mnchen-3ya.de\r\n\r\nx\r\n');
     expect(metadata.from).toEqual([{ address: 'a@m\u00fcnchen.de', name: '' }]);
+  });
+});
+
+describe('address lists', () => {
+  const piece = fc.constantFrom(
+    ...['a', 'B', '5', ' ', '  ', '\t', '.', "'", '"', '<', '>', '@', ',', ';', ':', '(', ')'],
+    ...['\\', '-', '_', '+', 'x@y.z', 'ex.com', 'J\u00fcrgen', '\u65e5\u672c', '=?utf-8?Q?x?='],
+  );
+  const name = fc.array(piece, { maxLength: 5 }).map((pieces) => pieces.join(''));
+  const entry = fc.oneof(
+    fc.constant(' x@y.z '),
+    fc
+      .tuple(name, fc.boolean(), fc.constantFrom('', ' '), fc.nat(9))
+      .map(([text, quoted, space, n]) => `${quoted ? `"${text}"` : text}${space}<a${n}@b.c>`),
+    fc.array(piece, { minLength: 1, maxLength: 8 }).map((pieces) => pieces.join('')),
+  );
+  const field = fc
+    .tuple(fc.array(entry, { minLength: 1, maxLength: 3 }), fc.constantFrom(',', ', '))
+    .map(([entries, separator]) => entries.join(separator));
+
+  it('the plain-form shortcut reads every list it accepts exactly as addressparser does', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(field, (value) => {
+        const plain = plainAddressList(value);
+        if (plain === null) return;
+        accepted++;
+        expect(plain).toEqual(addressparser(value));
+      }),
+      { numRuns: 5000 },
+    );
+    // Most generated lists are plain: the comparison is not vacuous.
+    expect(accepted).toBeGreaterThan(1000);
   });
 });
 

@@ -35,99 +35,102 @@ function commentEnd(text: string, start: number): number {
   return -1;
 }
 
-/** The raw value and parameters, comments dropped, before RFC 2231 assembly. */
-function tokenize(text: string): { value: string; params: Map<string, string> } {
-  const params = new Map<string, string>();
-  let value = '';
-  let key: string | null = null;
-  let collected = '';
-  // Whitespace outside quotes is not part of a value, inside quotes it is (RFC 2045 s.5.1).
-  let collectedEnd = 0;
-  let inKey = false;
-  let quote = false;
-  let quoteClosed = false;
-  let escaped = false;
-  let tokenOpen = false;
-  let stripComments = true;
-  let valueSet = false;
+/** The raw value and parameters of one header value, comments dropped, before RFC 2231 assembly. */
+class Tokenizer {
+  readonly params = new Map<string, string>();
+  value = '';
+  #valueSet = false;
+  #key: string | null = null;
+  #collected = '';
+  /** Whitespace outside quotes is not part of a value, inside quotes it is (RFC 2045 s.5.1). */
+  #collectedEnd = 0;
+  #inKey = false;
 
-  const commit = () => {
-    const text = collected.slice(0, collectedEnd);
-    collected = '';
-    collectedEnd = 0;
-    if (inKey) {
-      const name = text.toLowerCase();
-      if (name !== '' && !params.has(name)) params.set(name, '');
-    } else if (key === null) {
-      if (!valueSet) value = text;
-      valueSet = true;
-    } else if (!params.has(key)) {
-      params.set(key, text);
-    }
-  };
-
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i] as string;
-    if (stripComments && ch === '(' && !quote && !escaped && !tokenOpen) {
-      let end = commentEnd(text, i);
-      // An unclosed comment runs to the end, unless a parameter follows: then it is content.
-      if (end < 0 && text.indexOf(';', i) < 0) end = text.length - 1;
-      if (end >= 0) {
-        i = end;
+  constructor(text: string) {
+    let quote = false;
+    let quoteClosed = false;
+    let escaped = false;
+    let tokenOpen = false;
+    let stripComments = true;
+    for (let i = 0; i < text.length; i++) {
+      const ch = text[i] as string;
+      if (stripComments && ch === '(' && !quote && !escaped && !tokenOpen) {
+        let end = commentEnd(text, i);
+        // An unclosed comment runs to the end, unless a parameter follows: then it is content.
+        if (end < 0 && text.indexOf(';', i) < 0) end = text.length - 1;
+        if (end >= 0) {
+          i = end;
+          continue;
+        }
+        // Looking for a ")" again would rescan a run of unclosed "(" once for each.
+        stripComments = false;
+      }
+      if (this.#inKey) {
+        if (ch === '=') {
+          this.#key = this.#collected.slice(0, this.#collectedEnd).toLowerCase();
+          this.#collected = '';
+          this.#collectedEnd = 0;
+          this.#inKey = false;
+          tokenOpen = true;
+        } else if (ch === ';') {
+          this.#commit();
+        } else if (isWsp(ch)) {
+          if (this.#collected.length > 0) this.#collected += ch;
+        } else {
+          this.#take(ch);
+        }
         continue;
       }
-      // Looking for a ")" again would rescan a run of unclosed "(" once for each.
-      stripComments = false;
-    }
-    if (inKey) {
-      if (ch === '=') {
-        key = collected.slice(0, collectedEnd).toLowerCase();
-        collected = '';
-        collectedEnd = 0;
-        inKey = false;
-        tokenOpen = true;
-      } else if (ch === ';') {
-        commit();
-      } else if (isWsp(ch)) {
-        if (collected.length > 0) collected += ch;
-      } else {
-        collected += ch;
-        collectedEnd = collected.length;
+      if (quoteClosed && ch !== ';') {
+        escaped = false;
+        continue;
       }
-      continue;
-    }
-    if (quoteClosed && ch !== ';') {
+      if (escaped) {
+        this.#take(ch);
+        tokenOpen = this.#key !== null && !quote;
+      } else if (ch === '\\') {
+        escaped = true;
+        continue;
+      } else if (ch === '"') {
+        quoteClosed = quote;
+        quote = !quote;
+        tokenOpen = false;
+      } else if (!quote && ch === ';') {
+        this.#commit();
+        this.#inKey = true;
+        tokenOpen = false;
+        quoteClosed = false;
+      } else if (!quote && isWsp(ch)) {
+        if (this.#collected.length > 0) this.#collected += ch;
+        tokenOpen = false;
+      } else {
+        this.#take(ch);
+        tokenOpen = this.#key !== null && !quote;
+      }
       escaped = false;
-      continue;
     }
-    if (escaped) {
-      collected += ch;
-      collectedEnd = collected.length;
-      tokenOpen = key !== null && !quote;
-    } else if (ch === '\\') {
-      escaped = true;
-      continue;
-    } else if (ch === '"') {
-      quoteClosed = quote;
-      quote = !quote;
-      tokenOpen = false;
-    } else if (!quote && ch === ';') {
-      commit();
-      inKey = true;
-      tokenOpen = false;
-      quoteClosed = false;
-    } else if (!quote && isWsp(ch)) {
-      if (collected.length > 0) collected += ch;
-      tokenOpen = false;
-    } else {
-      collected += ch;
-      collectedEnd = collected.length;
-      tokenOpen = key !== null && !quote;
-    }
-    escaped = false;
+    this.#commit();
   }
-  commit();
-  return { value, params };
+
+  #take(ch: string): void {
+    this.#collected += ch;
+    this.#collectedEnd = this.#collected.length;
+  }
+
+  #commit(): void {
+    const text = this.#collected.slice(0, this.#collectedEnd);
+    this.#collected = '';
+    this.#collectedEnd = 0;
+    if (this.#inKey) {
+      const name = text.toLowerCase();
+      if (name !== '' && !this.params.has(name)) this.params.set(name, '');
+    } else if (this.#key === null) {
+      if (!this.#valueSet) this.value = text;
+      this.#valueSet = true;
+    } else if (!this.params.has(this.#key)) {
+      this.params.set(this.#key, text);
+    }
+  }
 }
 
 /** "%XX" escapes of an RFC 2231 value, decoded in its charset; anything else is taken as it is. */
@@ -154,7 +157,7 @@ const CONTINUATION = /\*((\d+)\*?)?$/;
 
 /** Parses a structured header value; never throws. */
 export function parseHeaderValue(text: string): HeaderValue {
-  const { value, params } = tokenize(text);
+  const { value, params } = new Tokenizer(text);
   const decoded = new Set<string>();
   const continuations = new Map<string, { charset: string | null; pieces: [number, string][] }>();
   for (const [name, raw] of [...params]) {

@@ -77,6 +77,15 @@ const DASHED_DATE = /^(\d{1,2})-([a-z]{3,9})-(\d{2,4})$/i;
 const ISO_DATE =
   /^(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?)?\s*(z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
+const MONTH_ABBREVIATIONS = MONTHS.map((name) => name[0]?.toUpperCase() + name.slice(1, 3));
+
+/**
+ * The form nearly every mailer writes: RFC 5322 s.3.3, a real day name or none, a numeric zone, no
+ * comment. Read directly; the general path below reads it the same way, only slower.
+ */
+const CANONICAL_DATE =
+  /^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ?)?(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2})(?::(\d{2}))? ([+-])(\d{2})(\d{2})$/;
+
 function stripComments(text: string): string {
   let out = '';
   let depth = 0;
@@ -147,6 +156,23 @@ function isoFrom(
  * A missing zone or an unknown zone name counts as UTC, as RFC 5322 s.4.3 says of military zones.
  */
 export function parseMessageDate(raw: string, nowMs: number): string | null {
+  const canonical = CANONICAL_DATE.exec(raw);
+  if (canonical) {
+    const zone = numericZone(canonical[7] ?? '+', canonical[8] ?? '', canonical[9]);
+    if (zone === null) return null;
+    return isoFrom(
+      {
+        year: Number(canonical[3]),
+        month: MONTH_ABBREVIATIONS.indexOf(canonical[2] ?? ''),
+        day: Number(canonical[1]),
+        hour: Number(canonical[4]),
+        minute: Number(canonical[5]),
+        second: Number(canonical[6] ?? '0'),
+      },
+      zone,
+      nowMs,
+    );
+  }
   const text = stripComments(bound(raw, MAX_DATE_HEADER_LENGTH))
     .replace(/\s*:\s*/g, ':')
     .trim();

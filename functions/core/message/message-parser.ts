@@ -282,7 +282,7 @@ class ParseRun implements ScanListener {
   // -------------------------------------------------------------------------------------------
 
   #readRootHeaders(fields: readonly HeaderField[]): void {
-    const stray = new SnippetBuilder();
+    let stray: SnippetBuilder | null = null;
     let subject: string | undefined;
     for (const field of fields) {
       if (field.key === 'date' && this.#dateHeader === null) {
@@ -293,13 +293,15 @@ class ParseRun implements ScanListener {
         // The first Subject with any text, as mailparser chose it; cleaned, it may still be empty.
         const decoded = decodeWords(utf8(unfoldedValue(field)));
         if (decoded !== '') subject = cleanText(decoded, MAX_SUBJECT_LENGTH);
-      } else if (field.key === '' && !stray.full) {
+      } else if (field.key === '') {
+        stray ??= new SnippetBuilder();
+        if (stray.full) continue;
         stray.add(utf8(field.line));
         stray.add(' ');
       }
     }
     this.#subject = subject || null;
-    this.#strayHeaderText = stray.value();
+    this.#strayHeaderText = stray?.value() ?? '';
     this.#addresses = collectAddresses(fields);
   }
 

@@ -50,6 +50,10 @@ const LF = 0x0a;
 const CR = 0x0d;
 const DASH = 0x2d;
 const DELIMITER_START = Buffer.from('\n--', 'latin1');
+const BLANK_LINE_LF = Buffer.from('\n\n', 'latin1');
+const BLANK_LINE_CRLF = Buffer.from('\n\r\n', 'latin1');
+/** Header blocks up to this size are found with one search; larger ones are read line by line. */
+const WHOLE_HEAD_WINDOW_OCTETS = 16 * 1024;
 
 /**
  * What a delimiter line may carry past its boundary: the closing "--", spaces and tabs, CRs and the
@@ -277,7 +281,43 @@ export class MimeScanner {
     }
   }
 
+  /**
+   * A whole header block in this chunk, with no line in it that could be a delimiter, is taken in
+   * one piece; otherwise the block is read line by line.
+   */
+  #scanWholeHead(data: Buffer, start: number): number {
+    if (this.#headPartialOctets > 0 || this.#headOctets > 0) return -1;
+    let end: number;
+    if (data[start] === LF) end = start;
+    else if (data[start] === CR && data[start + 1] === LF) end = start + 1;
+    else {
+      // Searches stay within the window (and within the block once its end is known), so that a
+      // small header block costs a small search however large the chunk is.
+      const window = data.subarray(start, Math.min(data.length, start + WHOLE_HEAD_WINDOW_OCTETS));
+      const crlf = window.indexOf(BLANK_LINE_CRLF);
+      const lf = (crlf === -1 ? window : window.subarray(0, crlf + 1)).indexOf(BLANK_LINE_LF);
+      if (lf !== -1) end = start + lf + 1;
+      else if (crlf !== -1) end = start + crlf + 2;
+      else return -1;
+    }
+    if (this.#open.length > 0) {
+      if (data[start] === DASH && data[start + 1] === DASH) return -1;
+      if (data.subarray(start, end).indexOf(DELIMITER_START) !== -1) return -1;
+    }
+    // `end` is the LF of the empty line; the block is everything before that line.
+    const blankLine = data[end - 1] === CR ? end - 1 : end;
+    if (blankLine > start) {
+      this.#headLines.push(Buffer.from(data.subarray(start, blankLine)));
+      this.#headOctets = blankLine - start;
+    }
+    this.#endHead(false);
+    this.#lineStart = true;
+    return end + 1;
+  }
+
   #scanHead(data: Buffer, start: number, eof: boolean): number {
+    const whole = this.#scanWholeHead(data, start);
+    if (whole !== -1) return whole;
     let at = start;
     while (at < data.length) {
       const lf = data.indexOf(LF, at);
