@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { MessageMetadata } from '../../functions/core/archive/ports.js';
 import { sanitizeFilename } from '../../functions/core/message/filenames.js';
@@ -373,6 +374,31 @@ describe('Date headers: parsed from the raw field, never replaced by the import 
     ['Tue, 14 May 0099 10:00:00 +0000', 'year 99 written with four digits'],
   ])('%j is null (%s)', (raw) => {
     expect(parseMessageDate(raw, NOW)).toBeNull();
+  });
+
+  it('the canonical form, read by a shortcut, reads as the general path (forced by a comment) does', () => {
+    const pad = (n: number) => String(n).padStart(2, '0');
+    fc.assert(
+      fc.property(
+        fc.constantFrom('', 'Mon, ', 'Sun,', 'Fri, '),
+        fc.integer({ min: 0, max: 40 }),
+        fc.constantFrom(...'Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split(' ')),
+        fc.integer({ min: 1960, max: 2100 }),
+        fc.tuple(fc.integer({ min: 0, max: 25 }), fc.integer({ min: 0, max: 61 })),
+        fc.option(fc.integer({ min: 0, max: 61 })),
+        fc.tuple(
+          fc.constantFrom('+', '-'),
+          fc.integer({ min: 0, max: 25 }),
+          fc.integer({ min: 0, max: 61 }),
+        ),
+        (weekday, day, month, year, [hour, minute], second, [sign, zh, zm]) => {
+          const time = `${pad(hour)}:${pad(minute)}${second === null ? '' : `:${pad(second)}`}`;
+          const raw = `${weekday}${day} ${month} ${year} ${time} ${sign}${pad(zh)}${pad(zm)}`;
+          expect(parseMessageDate(raw, NOW)).toBe(parseMessageDate(`${raw} (c)`, NOW));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('a Date more than MAX_DATE_AHEAD_MS ahead is null; one just inside is kept', async () => {
