@@ -662,20 +662,27 @@ describe('faults: the sink never errors, never stalls, and metadata never reject
     expect(errors).toEqual([]);
   });
 
-  it('a fast producer is never buffered: each chunk is parsed before write() returns', async () => {
+  it('a fast producer is held back by backpressure instead of being buffered', async () => {
     const data = pseudoRandomBytes(4 * 1024 * 1024, 7);
     const message = Buffer.from(
       multipart('bp', 'Subject: bp\r\n', [attachmentPart('data.bin', data)]),
     );
     const parser = createMessageParser();
+    const chunkOctets = 64 * 1024;
+    let refused = 0;
     let queued = 0;
-    for (const chunk of inChunks(message, 64 * 1024)) {
-      parser.sink.write(chunk);
-      queued = Math.max(queued, parser.sink.writableLength);
+    for (const chunk of inChunks(message, chunkOctets)) {
+      if (!parser.sink.write(chunk)) {
+        refused++;
+        queued = Math.max(queued, parser.sink.writableLength);
+        await new Promise((resolve) => parser.sink.once('drain', resolve));
+      }
     }
     parser.sink.end();
     const metadata = await parser.metadata;
-    expect(queued).toBe(0);
+    expect(refused).toBeGreaterThan(0);
+    // What waits for the parser never exceeds the high-water mark by more than one write.
+    expect(queued).toBeLessThan(parser.sink.writableHighWaterMark + chunkOctets);
     expect(metadata.attachments[0]?.sha256).toBe(sha256(data));
   });
 });

@@ -23,6 +23,26 @@ function isWsp(ch: string): boolean {
   return ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n' || ch === '\f' || ch === '\v';
 }
 
+/** Where a run of characters without meaning to the tokenizer (any but ( \ " ; = and whitespace) ends. */
+function ordinaryRunEnd(text: string, start: number): number {
+  let i = start;
+  for (; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (
+      code === 0x28 ||
+      code === 0x5c ||
+      code === 0x22 ||
+      code === 0x3b ||
+      code === 0x3d ||
+      code === 0x20 ||
+      (code >= 0x09 && code <= 0x0d)
+    ) {
+      break;
+    }
+  }
+  return i;
+}
+
 /** Offset of the ")" that closes the comment opening at `start` (comments nest), or -1. */
 function commentEnd(text: string, start: number): number {
   let depth = 0;
@@ -64,6 +84,19 @@ class Tokenizer {
         }
         // Looking for a ")" again would rescan a run of unclosed "(" once for each.
         stripComments = false;
+      }
+      // A run of ordinary characters is taken whole: per character, each would be taken alone with
+      // the same effect, and building the value a character at a time is what made this slow.
+      const run = escaped ? i : ordinaryRunEnd(text, i);
+      if (run > i) {
+        if (this.#inKey) {
+          this.#take(text.slice(i, run));
+        } else if (!quoteClosed) {
+          this.#take(text.slice(i, run));
+          tokenOpen = this.#key !== null && !quote;
+        }
+        i = run - 1;
+        continue;
       }
       if (this.#inKey) {
         if (ch === '=') {
@@ -112,8 +145,8 @@ class Tokenizer {
     this.#commit();
   }
 
-  #take(ch: string): void {
-    this.#collected += ch;
+  #take(text: string): void {
+    this.#collected += text;
     this.#collectedEnd = this.#collected.length;
   }
 

@@ -45,6 +45,12 @@ import { SnippetBuilder } from './snippet.js';
 import { SnippetSources, type TextPartSink } from './snippet-sources.js';
 import { createTransferDecoder, type TransferDecoder } from './transfer-decoders.js';
 
+/**
+ * Input queued ahead of the parser before a write reports backpressure: enough to ride out the
+ * bursts a socket delivers between two turns of the event loop (TLS records are 16 KiB).
+ */
+const PARSE_QUEUE_OCTETS = 1024 * 1024;
+
 export interface MessageParser {
   /** Accepts the raw RFC 5322 bytes with ordinary backpressure. Never emits 'error'. */
   sink: Writable;
@@ -152,9 +158,21 @@ class ParseRun implements ScanListener {
       this.#resolve = resolve;
     });
     this.sink = new Writable({
+      // Parsing runs in its own turn of the event loop rather than inside the caller's write, so
+      // that it fills the time a pull spends waiting for the server instead of adding to it. The
+      // queue is of views the caller already holds, bounded by ordinary backpressure.
+      highWaterMark: PARSE_QUEUE_OCTETS,
       write: (chunk: Buffer, _encoding, callback) => {
-        this.#write(chunk);
-        callback();
+        setImmediate(() => {
+          this.#write(chunk);
+          callback();
+        });
+      },
+      writev: (chunks, callback) => {
+        setImmediate(() => {
+          for (const { chunk } of chunks) this.#write(chunk as Buffer);
+          callback();
+        });
       },
       final: (callback) => {
         this.#inputEnded = true;
