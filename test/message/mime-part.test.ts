@@ -142,6 +142,11 @@ describe('structure from the headers', () => {
     expect(delimiter('Content-Type: multipart/mixed; boundary="b"; boundary="c"')).toBe('--b');
     expect(delimiter('Content-Type: multipart/mixed; boundary="\u00e9t\u00e9"')).toBeNull();
     expect(delimiter('Content-Type: multipart/mixed')).toBeNull();
+    // Longer than any line: it could never be matched, and a held-back line stays small.
+    expect(
+      delimiter(`Content-Type: multipart/mixed; boundary="${'b'.repeat(998)}"`),
+    ).not.toBeNull();
+    expect(delimiter(`Content-Type: multipart/mixed; boundary="${'b'.repeat(999)}"`)).toBeNull();
     expect(part('Content-Type: multipart/').multipart).toBe(false);
   });
 

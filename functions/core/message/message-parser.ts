@@ -5,10 +5,10 @@
  * failure switches it to accepting and discarding the rest, and `metadata` resolves (never rejects)
  * with what was extracted and the reason in `parseError`.
  *
- * The work is synchronous and streaming: each chunk is scanned for structure (mime-scanner.ts),
- * attachment bodies are decoded and hashed as they pass, and text is decoded only as far as the
- * snippet needs. Memory per message is the largest header block, a few held-back octets per decoder,
- * and the HTML held for the snippet.
+ * The work streams: each chunk is scanned for structure (mime-scanner.ts), attachment bodies are
+ * decoded and hashed as they pass, and text is decoded only as far as the snippet needs. Memory per
+ * message is the largest header block, a few held-back octets per decoder, the HTML held for the
+ * snippet, and the queue of input views waiting for their turn (PARSE_QUEUE_OCTETS).
  *
  * What is read raw rather than decoded, and why:
  * - the Date: parsed here from the raw header (message-date.ts), never replaced by the current time;

@@ -41,6 +41,13 @@ export interface MimePart {
   role: PartRole;
 }
 
+/**
+ * A boundary longer than a line (RFC 5322 s.2.1.1; RFC 2046 allows 70 characters) could never stand
+ * on a delimiter line, and the scanner holds a possible delimiter line back between chunks: the bound
+ * keeps that small. Such a multipart is one opaque part.
+ */
+const MAX_BOUNDARY_LENGTH = 998;
+
 /** Types that are text for the snippet unless a Content-Disposition makes them attachments. */
 const TEXT_TYPES = new Set(['text/plain', 'text/html', 'message/delivery-status']);
 
@@ -98,7 +105,10 @@ export function describePart(
   // A boundary is ASCII (RFC 2046 s.5.1.1): one with other characters is no boundary at all.
   const boundary = (type.params.get('boundary') ?? '').trimEnd();
   const delimiter =
-    multipart && boundary !== '' && /^\p{ASCII}+$/u.test(boundary)
+    multipart &&
+    boundary !== '' &&
+    boundary.length <= MAX_BOUNDARY_LENGTH &&
+    /^\p{ASCII}+$/u.test(boundary)
       ? Buffer.from(`--${boundary}`, 'latin1')
       : null;
   const encoding = stripEncodingComments(fieldValue(fields, 'content-transfer-encoding') ?? '')
