@@ -17,7 +17,7 @@ Usage:
 
 export async function main(argv: string[], io: CommandIo): Promise<number> {
   const [command, ...rest] = argv;
-  // Each command loads only what it needs (the AWS SDK, Hono, mailparser): start-up is paid per use.
+  // Each command loads only what it needs (the AWS SDK, Hono, SQLite): start-up is paid per use.
   switch (command) {
     case 'pull':
       return (await import('./commands/pull.js')).pullCommand(rest, io);

@@ -268,7 +268,6 @@ const DOWNLOAD_HEADERS = {
 function verifying(
   expected: { sha256: string; octets: number },
   what: string,
-  onChunk?: (octets: number) => void,
 ): Transform {
   const hash = createHash('sha256');
   let octets = 0;
@@ -277,7 +276,6 @@ function verifying(
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
       octets += chunk.length;
-      onChunk?.(chunk.length);
       const previous = held;
       held = chunk;
       callback(null, previous ?? undefined);

@@ -3,7 +3,7 @@ import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { PULL_DEFAULTS } from '../../functions/core/pull/pull-options.js';
+import { MAX_SPOOL_FILES_AT_ONCE } from '../../functions/core/pull/pull-options.js';
 import type { MailboxConfig, PullerConfig } from '../config/load-config.js';
 import type { ArchiveTable } from './archive-table.js';
 import type { MailBucket } from './mail-bucket.js';
@@ -27,7 +27,7 @@ export interface PullerFunctionProps {
  *
  * Defaults: 1 GiB memory, 900 s timeout, reserved concurrency = number of mailboxes (a backlog
  * cannot fan out beyond one invocation per mailbox; the lease keeps it to one session each), /tmp
- * sized for `persistConcurrency` spooled messages of the largest `maxMessageBytes`, async retries
+ * sized for MAX_SPOOL_FILES_AT_ONCE spooled messages of the largest `maxMessageBytes`, async retries
  * off and failed or expired invocations sent to an SQS dead-letter queue (SQS-managed encryption,
  * TLS only, 14 days).
  */
@@ -89,7 +89,7 @@ function shortestGapMinutes(mailboxes: readonly MailboxConfig[]): number {
 }
 
 /**
- * /tmp for up to `persistConcurrency` messages spooled at once, each up to the largest size limit,
+ * /tmp for up to MAX_SPOOL_FILES_AT_ONCE messages spooled at once, each up to the largest size limit,
  * plus headroom; Lambda's range is 512-10240 MiB. A mailbox without a size limit gets the maximum.
  */
 export function spoolMiB(mailboxes: readonly MailboxConfig[]): number {
@@ -99,6 +99,6 @@ export function spoolMiB(mailboxes: readonly MailboxConfig[]): number {
     if (m.maxMessageBytes === null) return MAX;
     largest = Math.max(largest, m.maxMessageBytes);
   }
-  const needed = Math.ceil((PULL_DEFAULTS.persistConcurrency * largest) / 1024 ** 2) + 512;
+  const needed = Math.ceil((MAX_SPOOL_FILES_AT_ONCE * largest) / 1024 ** 2) + 512;
   return Math.min(MAX, Math.max(512, needed));
 }

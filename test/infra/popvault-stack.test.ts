@@ -280,8 +280,8 @@ describe('the puller', () => {
       Handler: 'index.handler',
       MemorySize: 1024,
       Timeout: 900,
-      // 8 concurrent spools of 50 MiB + 512 MiB.
-      EphemeralStorage: { Size: 912 },
+      // 3 spool files of 50 MiB at once (MAX_SPOOL_FILES_AT_ONCE) + 512 MiB.
+      EphemeralStorage: { Size: 662 },
       ReservedConcurrentExecutions: 2,
       LoggingConfig: { LogGroup: { Ref: logs } },
       Environment: {

@@ -88,3 +88,11 @@ export const PULL_DEFAULTS = {
   /** Per-message failures kept in the run record (the counts are always complete). */
   maxFailuresRecorded: 50,
 } as const;
+
+/**
+ * Spool files a run can hold at once: those being uploaded (each counts spoolFilePersistOctets against
+ * persistMemoryOctets, and retrieval waits once the budget is passed, so one past the budget's share)
+ * plus the one being written by retrieval. Sizes a Lambda's /tmp.
+ */
+export const MAX_SPOOL_FILES_AT_ONCE =
+  Math.floor(PULL_DEFAULTS.persistMemoryOctets / PULL_DEFAULTS.spoolFilePersistOctets) + 2;
