@@ -11,7 +11,7 @@
  *   npm run bench:retrieval -- --runs 3
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildSync } from 'esbuild';
@@ -62,12 +62,27 @@ export interface RetrievalResult {
   inside: Partial<Record<Client, number[]>>;
   /** Peak RSS (VmHWM) of the node processes. */
   rssMb: Partial<Record<Client, number[]>>;
+  /** CPU seconds the whole machine spent during the run (/proc/stat): client, Dovecot, kernel. */
+  machineCpu: Record<Client, number[]>;
   /** `popvault pull --help`: what starting the CLI costs before any mail moves. */
   cliStart: number[];
 }
 
+/**
+ * CPU seconds spent so far by every CPU, busy states only (user, nice, system, irq, softirq, steal).
+ * With two CPUs shared by client, server and kernel, a client's wall time is bounded below by half of
+ * all the CPU its run needs, so this says how much work each client causes, wherever it runs.
+ */
+function machineCpuSeconds(): number {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const [, user, nice, system, , , irq, softirq, steal] = cpu.trim().split(/\s+/).map(Number);
+  const ticks = [user, nice, system, irq, softirq, steal].reduce<number>((n, t) => n + (t ?? 0), 0);
+  return ticks / 100;
+}
+
 interface Outcome {
   wall: number;
+  machineCpu?: number;
   inside?: number;
   rssMb?: number;
 }
@@ -288,9 +303,11 @@ async function runClient(
   const user = seedFresh(dovecot, client.replace('+', '-'), corpus);
   try {
     let outcome: Outcome;
+    const cpuBefore = machineCpuSeconds();
     if (client === 'popvault') outcome = await runPopvault(ws, dovecot, user, corpus.length);
     else if (client === 'mpop') outcome = await runMpop(ws, dovecot, user, corpus.length);
     else outcome = await runCeiling(ws, dovecot, user, corpus.length, client === 'ceiling+dele');
+    outcome.machineCpu = machineCpuSeconds() - cpuBefore;
     const left = maildirMessageCount(dovecot, user);
     const expectedLeft = client === 'ceiling' ? corpus.length : 0;
     if (left !== expectedLeft) {
@@ -318,6 +335,7 @@ export async function retrievalBench(options: {
     runs,
     mpopVersion: version,
     wall: { popvault: [], mpop: [], ceiling: [], 'ceiling+dele': [] },
+    machineCpu: { popvault: [], mpop: [], ceiling: [], 'ceiling+dele': [] },
     inside: { popvault: [], ceiling: [], 'ceiling+dele': [] },
     rssMb: { popvault: [], ceiling: [], 'ceiling+dele': [] },
     cliStart: [],
@@ -331,6 +349,7 @@ export async function retrievalBench(options: {
       for (const client of order) {
         const outcome = await runClient(client, ws, dovecot, corpus);
         result.wall[client].push(outcome.wall);
+        if (outcome.machineCpu !== undefined) result.machineCpu[client].push(outcome.machineCpu);
         if (outcome.inside !== undefined) result.inside[client]?.push(outcome.inside);
         if (outcome.rssMb !== undefined) result.rssMb[client]?.push(outcome.rssMb);
         progress(`retrieval run ${run + 1}/${runs} ${client}: ${fixed(outcome.wall)} s`);
@@ -365,6 +384,7 @@ export function renderRetrieval(r: RetrievalResult): string {
       (r.messages / s.median).toFixed(0),
       fixed(mb(r.octets) / s.median, 1),
       inside && inside.length > 0 ? fixed(stats(inside).median) : '-',
+      r.machineCpu[client].length > 0 ? fixed(stats(r.machineCpu[client]).median) : '-',
       rss && rss.length > 0 ? `${stats(rss).median.toFixed(0)} MB` : '-',
     ];
   };
@@ -377,6 +397,7 @@ export function renderRetrieval(r: RetrievalResult): string {
       'msg/s',
       'MB/s',
       'inside the process, median s',
+      'machine CPU s, median',
       'peak RSS, median',
     ],
     [

@@ -13,6 +13,7 @@ const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 const LONE_CR = Buffer.from([CR]);
+const CRLF_DOT = Buffer.from('\r\n.', 'latin1');
 
 enum State {
   /** At the first byte of a line. */
@@ -91,16 +92,30 @@ export class DotUnstuffer {
           return { data: LONE_CR, consumed: i - start, done: false };
         }
         case State.InLine: {
-          const lf = chunk.indexOf(LF, i);
-          if (lf === -1) {
-            this.#prevCr = chunk[end - 1] === CR;
-            i = end;
+          // The CR of a CRLF split across chunks.
+          if (this.#prevCr && chunk[i] === LF) {
+            i += 1;
+            this.#prevCr = false;
+            this.#state = State.LineStart;
             break;
           }
-          const crlf = lf > i ? chunk[lf - 1] === CR : this.#prevCr;
-          i = lf + 1;
-          this.#prevCr = false;
-          if (crlf) this.#state = State.LineStart;
+          // Only a line that starts with "." needs work, so skip straight to the next CRLF "."
+          // rather than visiting every line: one native search per chunk for most mail.
+          const hit = chunk.indexOf(CRLF_DOT, i);
+          if (hit !== -1) {
+            i = hit + 2;
+            this.#prevCr = false;
+            this.#state = State.LineStart;
+            break;
+          }
+          // No CRLF "." here: the chunk may still end at a line start, or between CR and LF.
+          if (end - i >= 2 && chunk[end - 2] === CR && chunk[end - 1] === LF) {
+            this.#prevCr = false;
+            this.#state = State.LineStart;
+          } else {
+            this.#prevCr = chunk[end - 1] === CR;
+          }
+          i = end;
           break;
         }
       }
