@@ -166,6 +166,7 @@ export async function breakdownBench(options: {
           }
           const started = performance.now();
           const cpuBefore = process.cpuUsage();
+          let waits = 0;
           const record = await runPull(
             {
               mailboxId: 'breakdown',
@@ -186,6 +187,9 @@ export async function breakdownBench(options: {
               spoolDirectory: dir,
               now: Date.now,
               newRunId: randomUUID,
+              onProgress: (event) => {
+                if (event.kind === 'waiting') waits += 1;
+              },
             },
           );
           const seconds = (performance.now() - started) / 1000;
@@ -201,7 +205,7 @@ export async function breakdownBench(options: {
           }
           result.seconds[variant.name]?.push(seconds);
           progress(
-            `breakdown run ${run + 1}/${runs} ${variant.name}: ${fixed(seconds)} s (this process's CPU: ${fixed(cpu.user / 1e6)} s user, ${fixed(cpu.system / 1e6)} s system)`,
+            `breakdown run ${run + 1}/${runs} ${variant.name}: ${fixed(seconds)} s (this process's CPU: ${fixed(cpu.user / 1e6)} s user, ${fixed(cpu.system / 1e6)} s system; retrieval waited for storage ${waits} times)`,
           );
         } finally {
           archive?.close();
