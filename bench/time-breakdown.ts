@@ -177,6 +177,8 @@ export async function breakdownBench(options: {
                 ca: dovecot.caPem,
               },
               policy: { kind: 'delete' },
+              // As `popvault pull --archive` runs (the default otherwise).
+              ...(archive ? { persistConcurrency: archive.persistConcurrency } : {}),
               hardDeadline: Date.now() + 30 * 60_000,
             },
             {

@@ -11,8 +11,17 @@ export interface LocalArchive {
   directory: string;
   rawStore: RawStore;
   index: MessageIndex;
+  /** Messages a pull into this archive persists at once (LOCAL_PERSIST_CONCURRENCY). */
+  persistConcurrency: number;
   close(): void;
 }
+
+/**
+ * A local put waits mostly on its file's fsync, a fraction of a millisecond that many puts can wait
+ * on together, and holds nothing but its bytes (which the pull run's memory budget bounds). At 8 the
+ * fsyncs bound a 2,000-message pull; at 64 it is bound by the CPU (BENCHMARKS.md section 1).
+ */
+export const LOCAL_PERSIST_CONCURRENCY = 64;
 
 /** $POPVAULT_ARCHIVE, else the XDG data directory, else ~/.local/share/popvault. */
 export function defaultArchiveDirectory(env: NodeJS.ProcessEnv = process.env): string {
@@ -32,7 +41,13 @@ export async function openLocalArchive(directory: string): Promise<LocalArchive>
   if ((info.mode & 0o077) !== 0) await chmod(directory, 0o700);
   const index = new SqliteMessageIndex({ path: join(directory, 'index.sqlite') });
   const rawStore = new LocalRawStore({ directory: join(directory, 'mail') });
-  return { directory, rawStore, index, close: () => index.close() };
+  return {
+    directory,
+    rawStore,
+    index,
+    persistConcurrency: LOCAL_PERSIST_CONCURRENCY,
+    close: () => index.close(),
+  };
 }
 
 /**

@@ -265,10 +265,7 @@ const DOWNLOAD_HEADERS = {
  * one arrives or the check passes, so on a mismatch the client gets fewer octets than Content-Length
  * says (a transfer it knows failed), never the full count of wrong bytes.
  */
-function verifying(
-  expected: { sha256: string; octets: number },
-  what: string,
-): Transform {
+function verifying(expected: { sha256: string; octets: number }, what: string): Transform {
   const hash = createHash('sha256');
   let octets = 0;
   let held: Buffer | null = null;

@@ -194,20 +194,27 @@ function gatedPuts(archive: Archive, total: number) {
 }
 
 describe('pull run: persistence overlapping retrieval stays bounded', () => {
-  it('many small messages: at most persistConcurrency are persisted at once', async () => {
-    const total = PULL_DEFAULTS.persistConcurrency + 6;
-    const mail = corpus(total);
-    const server = await scripted({ messages: [...mail] });
-    const a = new Archive();
-    const { gate, rawStore, onProgress } = gatedPuts(a, total);
-    const run = await runPull(
-      scriptedPull(server, a.clock.ms),
-      pullDeps({ ...a, rawStore, onProgress }, a.clock),
-    );
-    expect(run.outcome).toBe('success');
-    expect(gate.maxHeld).toBe(PULL_DEFAULTS.persistConcurrency);
-    a.expectHoldsExactly(mail);
-  });
+  it.each([
+    ['the default', undefined],
+    ['a store that asks for more (the local archive)', 40],
+  ])(
+    'many small messages: at most persistConcurrency are persisted at once, %s',
+    async (_, asked) => {
+      const bound = asked ?? PULL_DEFAULTS.persistConcurrency;
+      const total = bound + 6;
+      const mail = corpus(total);
+      const server = await scripted({ messages: [...mail] });
+      const a = new Archive();
+      const { gate, rawStore, onProgress } = gatedPuts(a, total);
+      const run = await runPull(
+        scriptedPull(server, a.clock.ms, asked === undefined ? {} : { persistConcurrency: asked }),
+        pullDeps({ ...a, rawStore, onProgress }, a.clock),
+      );
+      expect(run.outcome).toBe('success');
+      expect(gate.maxHeld).toBe(bound);
+      a.expectHoldsExactly(mail);
+    },
+  );
 
   it('messages held in memory: retrieval waits once their bytes pass persistMemoryOctets', async () => {
     // Under the in-memory spool limit, so each is held as one Buffer until it is persisted.

@@ -323,6 +323,7 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
   let rawStore: RawStore;
   let index: MessageIndex;
   let close = (): void => {};
+  let persistConcurrency: number | undefined;
   if (values.bucket && values.table) {
     // Loaded only for this path: a local pull (and --help) does not pay for the AWS SDK.
     const [{ S3Client }, { DynamoDBClient }, { S3RawStore }, { DynamoMessageIndex }] =
@@ -338,6 +339,7 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
     const archive = await openLocalArchive(values.archive ?? defaultArchiveDirectory(io.env));
     rawStore = archive.rawStore;
     index = archive.index;
+    persistConcurrency = archive.persistConcurrency;
     close = archive.close;
   }
 
@@ -361,6 +363,7 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
     ...(maxMessagesPerRun ? { maxMessagesPerRun } : {}),
     ...(maxOctetsPerRun ? { maxOctetsPerRun } : {}),
     hardDeadline: Date.now() + timeoutSeconds * 1000,
+    ...(persistConcurrency === undefined ? {} : { persistConcurrency }),
   };
   const progress = createProgressReporter(values.json ? null : io.stderr);
   try {

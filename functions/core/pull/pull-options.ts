@@ -29,6 +29,11 @@ export interface PullOptions {
    */
   hardDeadline: number;
   finishReserveMs?: number;
+  /**
+   * Messages persisted at once while retrieval goes on (default PULL_DEFAULTS.persistConcurrency).
+   * A store whose puts wait on the disk rather than the network wants more (LOCAL_PERSIST_CONCURRENCY).
+   */
+  persistConcurrency?: number;
   /** How long the mailbox lease lasts unrenewed (default PULL_DEFAULTS.leaseTtlMs). */
   leaseTtlMs?: number;
 }
@@ -58,10 +63,11 @@ export const PULL_DEFAULTS = {
   memorySpoolOctets: 4 * 1024 * 1024,
   /**
    * Messages being uploaded and indexed while the next ones are retrieved. Each put waits on a
-   * round trip (an fsync, an HTTP request), so throughput is this many divided by the round trip:
-   * at 8, the local archive's fsync chain bound a 2,000-message pull (BENCHMARKS.md section 1).
+   * round trip, so throughput is this many divided by the round trip: 16 keeps ~300 messages/s going
+   * against 50 ms storage requests, and each one in flight holds SDK request state (at 64, the JS heap
+   * of a 2,000-message pull into S3 and DynamoDB grew by ~35 MB; BENCHMARKS.md section 3).
    */
-  persistConcurrency: 64,
+  persistConcurrency: 16,
   /**
    * Memory that messages being persisted may hold: retrieval waits while more is held. Bounds memory
    * however many messages are in flight (64 in-memory spools of 4 MiB would be 256 MiB). An in-memory

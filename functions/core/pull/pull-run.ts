@@ -249,6 +249,7 @@ async function session(
   const spools = new Set<SpooledMessage>();
   const inFlight = new Set<Promise<void>>();
   let memoryHeld = 0;
+  const persistConcurrency = options.persistConcurrency ?? PULL_DEFAULTS.persistConcurrency;
   try {
     const hasUidl = !client.capabilities.supported || client.capabilities.has('UIDL');
     const noUidl = (): Error =>
@@ -384,7 +385,7 @@ async function session(
         });
       inFlight.add(task);
       while (
-        inFlight.size >= PULL_DEFAULTS.persistConcurrency ||
+        inFlight.size >= persistConcurrency ||
         (memoryHeld > PULL_DEFAULTS.persistMemoryOctets && inFlight.size > 0)
       ) {
         deps.onProgress?.({ kind: 'waiting', persisting: inFlight.size, heldOctets: memoryHeld });
