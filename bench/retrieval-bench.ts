@@ -15,6 +15,7 @@ import { chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from '
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildSync } from 'esbuild';
+import { freshBundle } from '../functions/cli/cli-bundle.mjs';
 import { type DovecotInfo, maildirMessageCount, startDovecot } from '../test/support/dovecot.js';
 import { corpusMessage, corpusSizes, DEFAULT_CORPUS } from './corpus.js';
 import {
@@ -66,6 +67,8 @@ export interface RetrievalResult {
   machineCpu: Record<Client, number[]>;
   /** `popvault pull --help`: what starting the CLI costs before any mail moves. */
   cliStart: number[];
+  /** Whether the CLI ran from its prebuilt bundle (functions/cli/cli-bundle.mjs) or through tsx. */
+  cliFromBundle: boolean;
 }
 
 /**
@@ -339,6 +342,7 @@ export async function retrievalBench(options: {
     inside: { popvault: [], ceiling: [], 'ceiling+dele': [] },
     rssMb: { popvault: [], ceiling: [], 'ceiling+dele': [] },
     cliStart: [],
+    cliFromBundle: freshBundle() !== null,
   };
   try {
     // Warm-up, untimed: tsx's transform cache, the binaries in the page cache, Dovecot's processes.
@@ -444,7 +448,7 @@ export function renderRetrieval(r: RetrievalResult): string {
     '',
     ratios,
     '',
-    `Starting the CLI (\`popvault pull --help\`, spawn to exit): median ${fixed(start.median)} s (min ${fixed(start.min)}, max ${fixed(start.max)}); it is part of popvault's wall time above.`,
+    `Starting the CLI (\`popvault pull --help\`, spawn to exit): median ${fixed(start.median)} s (min ${fixed(start.min)}, max ${fixed(start.max)}); it is part of popvault's wall time above. The CLI ran ${r.cliFromBundle ? 'from its prebuilt bundle (dist/cli, built by npm ci)' : 'from the TypeScript sources through tsx (the bundle in dist/cli was missing or stale)'}.`,
   ].join('\n');
 }
 

@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
-// @ts-expect-error: a plain .mjs module (the launcher's helper) without type declarations
 import { buildBundle, freshBundle } from '../../functions/cli/cli-bundle.mjs';
 
 const run = promisify(execFile);
-const fresh = freshBundle as (outDir: string, root: string, env: object) => string | null;
+const fresh = freshBundle;
 
 function fakeTree(builtAtMs: number, inputs: string[]): { root: string; outDir: string } {
   const root = mkdtempSync(join(tmpdir(), 'popvault-bundle-'));
@@ -70,7 +69,7 @@ describe('CLI bundle: behaves as the sources do', () => {
     mkdirSync(join(process.cwd(), 'dist'), { recursive: true });
     const outDir = mkdtempSync(join(process.cwd(), 'dist', 'test-bundle-'));
     onTestFinished(() => rmSync(outDir, { recursive: true, force: true }));
-    const count = (await (buildBundle as (dir: string) => Promise<number>)(outDir)) as number;
+    const count = await buildBundle(outDir);
     expect(count).toBeGreaterThan(10);
     const bundled = await run(process.execPath, [
       '--input-type=module',
