@@ -12,7 +12,7 @@
  * - API: API Gateway HTTP API v2 events, GET /openapi.json (no AWS call) twice, then a listing of the
  *   mailbox the puller just filled (a DynamoDB Local query).
  *
- * The environment is the template's (NODE_OPTIONS=--enable-source-maps included) plus what Lambda
+ * The environment is the template's (NODE_OPTIONS=LAMBDA_NODE_OPTIONS included) plus what Lambda
  * sets; a second variant drops --enable-source-maps to show what the source maps cost.
  *
  * Synth writes to a directory of its own (`--output`), not ./cdk.out, so a concurrent `npm test` or
@@ -25,6 +25,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { buildSync } from 'esbuild';
+import { LAMBDA_NODE_OPTIONS } from '../infra/constructs/lambda-node-options.js';
 import {
   createTestBucket,
   createTestTable,
@@ -380,7 +381,7 @@ export async function coldStartBench(options: {
       ),
     );
     const variants = [
-      { label: 'as deployed (NODE_OPTIONS=--enable-source-maps)', sourceMaps: true },
+      { label: `as deployed (NODE_OPTIONS=${LAMBDA_NODE_OPTIONS})`, sourceMaps: true },
       { label: 'without --enable-source-maps', sourceMaps: false },
     ];
     const result: ColdStartResult = {

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { buildSync } from 'esbuild';
+import { LAMBDA_NODE_OPTIONS } from '../infra/constructs/lambda-node-options.js';
 import {
   createTestBucket,
   createTestTable,
@@ -172,7 +173,14 @@ export async function memoryBench(options: {
         PEAK_RSS_IMPORT,
         'test/support/pull-child.ts',
       ],
-      bundle: [process.execPath, '--import', PEAK_RSS_IMPORT, bundlePullChild(dir)],
+      // With the deployed functions' NODE_OPTIONS (lambda-node-options.ts), as Lambda runs it.
+      bundle: [
+        process.execPath,
+        ...LAMBDA_NODE_OPTIONS.split(' '),
+        '--import',
+        PEAK_RSS_IMPORT,
+        bundlePullChild(dir),
+      ],
     };
     const big = [bigMessage()];
     const inputs = [

@@ -7,6 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { LAMBDA_NODE_OPTIONS } from './lambda-node-options.js';
 
 /** The repository root: entries, package-lock.json and tsconfig.json are found from here. */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -42,7 +43,7 @@ export interface NodeFunctionProps {
 
 /**
  * A Lambda function bundled from TypeScript by the local esbuild (never Docker): arm64, Node 24, ESM,
- * minified with linked source maps (the stack sets NODE_OPTIONS=--enable-source-maps so traces
+ * minified with linked source maps (NODE_OPTIONS, see lambda-node-options.ts, enables them so traces
  * point at the TypeScript), the exact pinned AWS SDK bundled rather than the runtime's copy, its own
  * log group with a retention, and a role that starts with nothing but writing to that log group:
  * no AWSLambdaBasicExecutionRole (it allows creating and writing any log group).
@@ -84,7 +85,7 @@ export class NodeFunction extends Construct {
       timeout: props.timeout,
       role: this.role,
       logGroup: this.logGroup,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      environment: { NODE_OPTIONS: LAMBDA_NODE_OPTIONS, ...props.environment },
       ...(props.ephemeralStorageSize ? { ephemeralStorageSize: props.ephemeralStorageSize } : {}),
       ...(props.reservedConcurrentExecutions !== undefined
         ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }

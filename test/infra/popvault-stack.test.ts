@@ -289,7 +289,7 @@ describe('the puller', () => {
           POPVAULT_BUCKET: { Ref: bucket },
           POPVAULT_TABLE: { Ref: table },
           POPVAULT_SPOOL_DIR: '/tmp',
-          NODE_OPTIONS: '--enable-source-maps',
+          NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=8',
         },
       },
     });
@@ -571,7 +571,7 @@ describe('query API', () => {
         Variables: {
           POPVAULT_BUCKET: { Ref: bucket },
           POPVAULT_TABLE: { Ref: table },
-          NODE_OPTIONS: '--enable-source-maps',
+          NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=8',
         },
       },
     });

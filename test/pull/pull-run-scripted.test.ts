@@ -229,7 +229,8 @@ describe('pull run: persistence overlapping retrieval stays bounded', () => {
     const a = new Archive();
     const { gate, rawStore, onProgress } = gatedPuts(a, total);
     const run = await runPull(
-      scriptedPull(server, a.clock.ms),
+      // A count bound far above the memory bound, so the memory bound is what holds retrieval back.
+      scriptedPull(server, a.clock.ms, { persistConcurrency: 1000 }),
       pullDeps({ ...a, rawStore, onProgress }, a.clock),
     );
     expect(run.outcome).toBe('success');
@@ -251,7 +252,8 @@ describe('pull run: persistence overlapping retrieval stays bounded', () => {
     const a = new Archive();
     const { gate, rawStore, onProgress } = gatedPuts(a, total);
     const run = await runPull(
-      scriptedPull(server, a.clock.ms),
+      // A count bound far above the memory bound, so the memory bound is what holds retrieval back.
+      scriptedPull(server, a.clock.ms, { persistConcurrency: 1000 }),
       pullDeps({ ...a, rawStore, onProgress }, a.clock),
     );
     expect(run.outcome).toBe('success');

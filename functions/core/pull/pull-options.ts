@@ -63,11 +63,12 @@ export const PULL_DEFAULTS = {
   memorySpoolOctets: 4 * 1024 * 1024,
   /**
    * Messages being uploaded and indexed while the next ones are retrieved. Each put waits on a
-   * round trip, so throughput is this many divided by the round trip: 16 keeps ~300 messages/s going
-   * against 50 ms storage requests, and each one in flight holds SDK request state (at 64, the JS heap
-   * of a 2,000-message pull into S3 and DynamoDB grew by ~35 MB; BENCHMARKS.md section 3).
+   * round trip, so throughput is this many divided by the round trip: 8 keeps ~160 messages/s going
+   * against 50 ms storage requests, more than a Lambda's share of a CPU parses. Each one in flight
+   * holds SDK request state: at 64 the JS heap of a 2,000-message pull into S3 and DynamoDB grew by
+   * ~35 MB, at 16 the peak RSS still passed 150 MB (BENCHMARKS.md section 3).
    */
-  persistConcurrency: 16,
+  persistConcurrency: 8,
   /**
    * Memory that messages being persisted may hold: retrieval waits while more is held. Bounds memory
    * however many messages are in flight (64 in-memory spools of 4 MiB would be 256 MiB). An in-memory
