@@ -12,7 +12,7 @@
  * - API: API Gateway HTTP API v2 events, GET /openapi.json (no AWS call) twice, then a listing of the
  *   mailbox the puller just filled (a DynamoDB Local query).
  *
- * The environment is the template's (NODE_OPTIONS=LAMBDA_NODE_OPTIONS included) plus what Lambda
+ * The environment is the template's (NODE_OPTIONS included, see lambda-node-options.ts) plus what Lambda
  * sets; a second variant drops --enable-source-maps to show what the source maps cost.
  *
  * Synth writes to a directory of its own (`--output`), not ./cdk.out, so a concurrent `npm test` or
@@ -25,7 +25,6 @@ import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { buildSync } from 'esbuild';
-import { LAMBDA_NODE_OPTIONS } from '../infra/constructs/lambda-node-options.js';
 import {
   createTestBucket,
   createTestTable,
@@ -381,7 +380,7 @@ export async function coldStartBench(options: {
       ),
     );
     const variants = [
-      { label: `as deployed (NODE_OPTIONS=${LAMBDA_NODE_OPTIONS})`, sourceMaps: true },
+      { label: "as deployed (the template's NODE_OPTIONS)", sourceMaps: true },
       { label: 'without --enable-source-maps', sourceMaps: false },
     ];
     const result: ColdStartResult = {

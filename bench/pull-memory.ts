@@ -7,8 +7,9 @@
  * resourceUsage().maxRSS would include this process's memory image (the corpus and the 100 MB
  * message it holds), because ru_maxrss survives the spawn.
  *
- * The pull runs two ways: under tsx, as the test harness and the `popvault` CLI load TypeScript, and
- * as one esbuild bundle run by plain node, as Lambda runs the puller; the difference is the loader.
+ * The pull runs two ways: under tsx, as the test harness (and the `popvault` CLI when its bundle is
+ * stale) load TypeScript, and as one esbuild bundle run by plain node with the puller's NODE_OPTIONS,
+ * as Lambda runs it. The targets are for the second; the first adds the loader.
  *
  *   npm run bench:memory -- --runs 3 [--loaders bundle]
  *   POPVAULT_BENCH_MEMORY_SAMPLE=1 npm run bench:memory   (also: what the sampled peak was made of)
@@ -21,7 +22,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { buildSync } from 'esbuild';
-import { LAMBDA_NODE_OPTIONS } from '../infra/constructs/lambda-node-options.js';
+import { PULLER_NODE_OPTIONS } from '../infra/constructs/lambda-node-options.js';
 import {
   createTestBucket,
   createTestTable,
@@ -173,10 +174,10 @@ export async function memoryBench(options: {
         PEAK_RSS_IMPORT,
         'test/support/pull-child.ts',
       ],
-      // With the deployed functions' NODE_OPTIONS (lambda-node-options.ts), as Lambda runs it.
+      // With the deployed puller's NODE_OPTIONS (lambda-node-options.ts), as Lambda runs it.
       bundle: [
         process.execPath,
-        ...LAMBDA_NODE_OPTIONS.split(' '),
+        ...PULLER_NODE_OPTIONS.split(' '),
         '--import',
         PEAK_RSS_IMPORT,
         bundlePullChild(dir),
@@ -224,8 +225,8 @@ export async function memoryBench(options: {
 
 export function renderMemory(cases: MemoryCase[], runs: number): string {
   const loaderName: Record<Loader, string> = {
-    tsx: 'under tsx (as the CLI)',
-    bundle: 'esbuild bundle, plain node (as Lambda)',
+    tsx: 'under tsx (as the tests and the CLI from source load it)',
+    bundle: "esbuild bundle, plain node, the puller's NODE_OPTIONS (as Lambda)",
   };
   const rows = cases.map((c) => {
     const rss = stats(c.rssMb);
@@ -236,7 +237,10 @@ export function renderMemory(cases: MemoryCase[], runs: number): string {
       `${rss.median.toFixed(0)} MB`,
       `${rss.min.toFixed(0)}-${rss.max.toFixed(0)} MB`,
       fixed(stats(c.seconds).median),
-      verdict(atMost(c.target, ' MB'), rss.median),
+      // The targets are for the code as Lambda runs it; tsx's loader is shown for context.
+      c.loader === 'bundle'
+        ? verdict(atMost(c.target, ' MB'), rss.median)
+        : `context (bundled: ${atMost(c.target, ' MB')})`,
     ];
   });
   return [

@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { MAX_SPOOL_FILES_AT_ONCE } from '../../functions/core/pull/pull-options.js';
 import type { MailboxConfig, PullerConfig } from '../config/load-config.js';
 import type { ArchiveTable } from './archive-table.js';
+import { PULLER_NODE_OPTIONS } from './lambda-node-options.js';
 import type { MailBucket } from './mail-bucket.js';
 import type { MailboxSecrets } from './mailbox-secrets.js';
 import { NodeFunction } from './node-function.js';
@@ -68,6 +69,7 @@ export class PullerFunction extends Construct {
         onFailure: new destinations.SqsDestination(this.deadLetterQueue),
       },
       environment: {
+        NODE_OPTIONS: PULLER_NODE_OPTIONS,
         // Paired with mailBucket.grantPullerWrite below.
         POPVAULT_BUCKET: props.mailBucket.bucket.bucketName,
         // Paired with archiveTable.grantPullerWrite below.

@@ -571,7 +571,7 @@ describe('query API', () => {
         Variables: {
           POPVAULT_BUCKET: { Ref: bucket },
           POPVAULT_TABLE: { Ref: table },
-          NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=8',
+          NODE_OPTIONS: '--enable-source-maps',
         },
       },
     });
