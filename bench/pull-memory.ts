@@ -240,7 +240,7 @@ export function renderMemory(cases: MemoryCase[], runs: number): string {
       // The targets are for the code as Lambda runs it; tsx's loader is shown for context.
       c.loader === 'bundle'
         ? verdict(atMost(c.target, ' MB'), rss.median)
-        : `context (bundled: ${atMost(c.target, ' MB')})`,
+        : `context (bundled: ${atMost(c.target, ' MB').text})`,
     ];
   });
   return [
