@@ -216,37 +216,23 @@ describe('pull run: persistence overlapping retrieval stays bounded', () => {
     },
   );
 
-  it('messages held in memory: retrieval waits once their bytes pass persistMemoryOctets', async () => {
-    // Under the in-memory spool limit, so each is held as one Buffer until it is persisted.
-    const octets = 3 * 1024 * 1024;
-    expect(octets).toBeLessThan(PULL_DEFAULTS.memorySpoolOctets);
-    const perBound = Math.floor(PULL_DEFAULTS.persistMemoryOctets / octets) + 1;
-    const total = perBound + 4;
-    const mail = Array.from({ length: total }, (_, i) =>
-      message(`big${i}`, `Subject: ${i}\r\n\r\n${`${'a'.repeat(998)}\r\n`.repeat(octets / 1000)}`),
-    );
-    const server = await scripted({ messages: [...mail] });
-    const a = new Archive();
-    const { gate, rawStore, onProgress } = gatedPuts(a, total);
-    const run = await runPull(
-      // A count bound far above the memory bound, so the memory bound is what holds retrieval back.
-      scriptedPull(server, a.clock.ms, { persistConcurrency: 1000 }),
-      pullDeps({ ...a, rawStore, onProgress }, a.clock),
-    );
-    expect(run.outcome).toBe('success');
-    expect(gate.maxHeld).toBe(perBound);
-    a.expectHoldsExactly(mail);
-  });
-  it('messages spooled to files: only as many are uploaded at once as their buffers allow', async () => {
-    const octets = PULL_DEFAULTS.memorySpoolOctets + 512 * 1000;
-    const perBound =
-      Math.floor(PULL_DEFAULTS.persistMemoryOctets / PULL_DEFAULTS.spoolFilePersistOctets) + 1;
+  it.each([
+    {
+      what: 'messages held in memory: retrieval waits once their bytes pass persistMemoryOctets',
+      // Under the in-memory spool limit, so each is held as one Buffer until it is persisted.
+      octets: 3 * 1000 * 1000,
+      counts: 3 * 1000 * 1000,
+    },
+    {
+      what: 'messages spooled to files: only as many are uploaded at once as their buffers allow',
+      octets: PULL_DEFAULTS.memorySpoolOctets + 512 * 1000,
+      counts: PULL_DEFAULTS.spoolFilePersistOctets,
+    },
+  ])('$what', async ({ octets, counts }) => {
+    const perBound = Math.floor(PULL_DEFAULTS.persistMemoryOctets / counts) + 1;
     const total = perBound + 3;
     const mail = Array.from({ length: total }, (_, i) =>
-      message(
-        `large${i}`,
-        `Subject: ${i}\r\n\r\n${`${'b'.repeat(998)}\r\n`.repeat(octets / 1000)}`,
-      ),
+      message(`m${i}`, `Subject: ${i}\r\n\r\n${`${'a'.repeat(998)}\r\n`.repeat(octets / 1000)}`),
     );
     const server = await scripted({ messages: [...mail] });
     const a = new Archive();

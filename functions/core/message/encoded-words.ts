@@ -7,11 +7,11 @@
  * - an unknown charset decodes as UTF-8 with U+FFFD, and nothing throws.
  */
 import { decodeOctets, encodingFor } from './charsets.js';
+import { unescapeHex } from './hex-escapes.js';
 
 const ENCODED_WORD = /=\?([^?]+)\?([BbQq])\?([^?]*)\?=/g;
 /** Charsets libmime decodes a word in; a word naming anything else is left as written. */
 const DECODABLE_CHARSET = /^[\w\-*]+$/;
-const HEX_DIGIT = /^[0-9a-fA-F]$/;
 
 interface Word {
   start: number;
@@ -36,22 +36,10 @@ export function decodeBase64Text(text: string): Buffer {
 }
 
 function decodeQText(text: string): Buffer {
-  const octets = Buffer.from(text.replace(/=\s+([0-9a-fA-F])/g, '=$1').replace(/[_\s]/g, ' '));
-  const out = Buffer.allocUnsafe(octets.length);
-  let length = 0;
-  for (let i = 0; i < octets.length; i++) {
-    const octet = octets[i] as number;
-    if (octet === 0x3d && i + 2 < octets.length) {
-      const hex = String.fromCharCode(octets[i + 1] as number, octets[i + 2] as number);
-      if (HEX_DIGIT.test(hex[0] ?? '') && HEX_DIGIT.test(hex[1] ?? '')) {
-        out[length++] = Number.parseInt(hex, 16);
-        i += 2;
-        continue;
-      }
-    }
-    out[length++] = octet;
-  }
-  return out.subarray(0, length);
+  return unescapeHex(
+    Buffer.from(text.replace(/=\s+([0-9a-fA-F])/g, '=$1').replace(/[_\s]/g, ' ')),
+    0x3d,
+  );
 }
 
 function decodeRun(run: readonly Word[]): string {

@@ -10,6 +10,7 @@
  */
 import { decodeOctets, encodingFor } from './charsets.js';
 import { decodeWords } from './encoded-words.js';
+import { unescapeHex } from './hex-escapes.js';
 
 export interface HeaderValue {
   /** The part before the first ";", as written (not lower-cased). */
@@ -168,22 +169,7 @@ class Tokenizer {
 
 /** "%XX" escapes of an RFC 2231 value, decoded in its charset; anything else is taken as it is. */
 function decodePercent(text: string, charset: string): string {
-  const octets = Buffer.from(text);
-  const out = Buffer.allocUnsafe(octets.length);
-  let length = 0;
-  for (let i = 0; i < octets.length; i++) {
-    const octet = octets[i] as number;
-    if (octet === 0x25 && i + 2 < octets.length) {
-      const hex = String.fromCharCode(octets[i + 1] as number, octets[i + 2] as number);
-      if (/^[0-9a-fA-F]{2}$/.test(hex)) {
-        out[length++] = Number.parseInt(hex, 16);
-        i += 2;
-        continue;
-      }
-    }
-    out[length++] = octet;
-  }
-  return decodeOctets(out.subarray(0, length), encodingFor(charset));
+  return decodeOctets(unescapeHex(Buffer.from(text), 0x25), encodingFor(charset));
 }
 
 const CONTINUATION = /\*((\d+)\*?)?$/;
