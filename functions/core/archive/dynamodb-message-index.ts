@@ -420,6 +420,26 @@ export class DynamoMessageIndex implements MessageIndex {
     }
   }
 
+  /** Every item a query matches, page after page (for the small sets read whole). */
+  async #queryAll(
+    input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
+  ): Promise<Item[]> {
+    const items: Item[] = [];
+    let start: Record<string, unknown> | undefined;
+    try {
+      do {
+        const out = await this.#doc.send(
+          new QueryCommand({ ...input, TableName: this.#table, ExclusiveStartKey: start }),
+        );
+        items.push(...(out.Items ?? []));
+        start = out.LastEvaluatedKey;
+      } while (start !== undefined);
+    } catch (error) {
+      throw toArchiveError(error, this.#op('Query'));
+    }
+    return items;
+  }
+
   async getMessages(
     mailboxId: string,
     messageKeys: readonly string[],
@@ -634,27 +654,13 @@ export class DynamoMessageIndex implements MessageIndex {
     if (messageId === '') return [];
     const partition = messageIdPk(messageId);
     if (!fitsKey(GSI2PK, partition)) return [];
-    const records: MessageRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    try {
-      do {
-        const out = await this.#doc.send(
-          new QueryCommand({
-            TableName: this.#table,
-            IndexName: BY_MESSAGE_ID_INDEX,
-            KeyConditionExpression: '#pk = :pk',
-            ExpressionAttributeNames: { '#pk': GSI2PK },
-            ExpressionAttributeValues: { ':pk': partition },
-            ExclusiveStartKey: start,
-          }),
-        );
-        records.push(...(out.Items ?? []).map(toMessage));
-        start = out.LastEvaluatedKey;
-      } while (start !== undefined);
-    } catch (error) {
-      throw toArchiveError(error, this.#op('Query'));
-    }
-    return records;
+    const items = await this.#queryAll({
+      IndexName: BY_MESSAGE_ID_INDEX,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': GSI2PK },
+      ExpressionAttributeValues: { ':pk': partition },
+    });
+    return items.map(toMessage);
   }
 
   async acquireLease(request: LeaseRequest): Promise<boolean> {
@@ -811,27 +817,13 @@ export class DynamoMessageIndex implements MessageIndex {
   }
 
   async listMailboxes(): Promise<MailboxSummary[]> {
-    const summaries: MailboxSummary[] = [];
-    let start: Record<string, unknown> | undefined;
-    try {
-      do {
-        const out = await this.#doc.send(
-          new QueryCommand({
-            TableName: this.#table,
-            KeyConditionExpression: '#pk = :pk',
-            ExpressionAttributeNames: { '#pk': PK },
-            ExpressionAttributeValues: { ':pk': MAILBOXES_PK },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        );
-        summaries.push(...(out.Items ?? []).map(toSummary));
-        start = out.LastEvaluatedKey;
-      } while (start !== undefined);
-    } catch (error) {
-      throw toArchiveError(error, this.#op('Query'));
-    }
-    return summaries;
+    const items = await this.#queryAll({
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': PK },
+      ExpressionAttributeValues: { ':pk': MAILBOXES_PK },
+      ConsistentRead: true,
+    });
+    return items.map(toSummary);
   }
 
   async getMailbox(mailboxId: string): Promise<MailboxSummary | null> {
