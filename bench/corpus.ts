@@ -28,6 +28,22 @@ export const DEFAULT_CORPUS: CorpusOptions = {
   seed: 1939,
 };
 
+/** The corpus flags every bench takes (`--messages N --mb M`), defaulting to DEFAULT_CORPUS. */
+export const CORPUS_ARGS = {
+  messages: { type: 'string', default: String(DEFAULT_CORPUS.messages) },
+  mb: { type: 'string', default: String(DEFAULT_CORPUS.totalOctets / 1024 / 1024) },
+} as const;
+
+/** The deterministic corpus: DEFAULT_CORPUS, or the size the flags of CORPUS_ARGS ask for. */
+export function buildCorpus(args: { messages?: string; mb?: string } = {}): Buffer[] {
+  const options: CorpusOptions = {
+    messages: args.messages === undefined ? DEFAULT_CORPUS.messages : Number(args.messages),
+    totalOctets: args.mb === undefined ? DEFAULT_CORPUS.totalOctets : Number(args.mb) * 1024 * 1024,
+    seed: DEFAULT_CORPUS.seed,
+  };
+  return corpusSizes(options).map((octets, i) => corpusMessage(i, octets, options.seed));
+}
+
 const MIN_OCTETS = 1_024;
 const MAX_OCTETS = 12 * 1024 * 1024;
 

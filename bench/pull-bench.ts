@@ -26,7 +26,7 @@ import {
 } from '../test/support/aws-clients.js';
 import { type DovecotInfo, startDovecot } from '../test/support/dovecot.js';
 import { type AwsEmulatorInfo, startAwsEmulators } from '../test/support/emulators.js';
-import { corpusMessage, corpusSizes, DEFAULT_CORPUS } from './corpus.js';
+import { buildCorpus, CORPUS_ARGS } from './corpus.js';
 import {
   atLeast,
   fixed,
@@ -173,18 +173,10 @@ if (isMain(import.meta.url)) {
   const { values } = parseArgs({
     options: {
       runs: { type: 'string', default: '3' },
-      messages: { type: 'string', default: String(DEFAULT_CORPUS.messages) },
-      mb: { type: 'string', default: String(DEFAULT_CORPUS.totalOctets / 1024 / 1024) },
+      ...CORPUS_ARGS,
     },
   });
-  const corpusOptions = {
-    messages: Number(values.messages),
-    totalOctets: Number(values.mb) * 1024 * 1024,
-    seed: DEFAULT_CORPUS.seed,
-  };
-  const corpus = corpusSizes(corpusOptions).map((octets, i) =>
-    corpusMessage(i, octets, corpusOptions.seed),
-  );
+  const corpus = buildCorpus(values);
   const dovecot = await startDovecot({ lockSession: false });
   const emulators = await startAwsEmulators();
   try {

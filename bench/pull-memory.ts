@@ -32,7 +32,7 @@ import {
 import { type DovecotInfo, startDovecot } from '../test/support/dovecot.js';
 import { type AwsEmulatorInfo, startAwsEmulators } from '../test/support/emulators.js';
 import type { ChildConfig } from '../test/support/pull-child.js';
-import { corpusMessage, corpusSizes, DEFAULT_CORPUS } from './corpus.js';
+import { buildCorpus } from './corpus.js';
 import {
   atMost,
   fixed,
@@ -267,9 +267,7 @@ if (isMain(import.meta.url)) {
   });
   const runs = Number(values.runs);
   const loaders = values.loaders?.split(',') as Loader[] | undefined;
-  const corpus = corpusSizes(DEFAULT_CORPUS).map((octets, i) =>
-    corpusMessage(i, octets, DEFAULT_CORPUS.seed),
-  );
+  const corpus = buildCorpus();
   const dovecot = await startDovecot({ lockSession: false });
   const emulators = await startAwsEmulators();
   try {

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { buildSync } from 'esbuild';
 import { freshBundle } from '../functions/cli/cli-bundle.mjs';
 import { type DovecotInfo, maildirMessageCount, startDovecot } from '../test/support/dovecot.js';
-import { corpusMessage, corpusSizes, DEFAULT_CORPUS } from './corpus.js';
+import { buildCorpus, CORPUS_ARGS } from './corpus.js';
 import {
   atMost,
   describeFailure,
@@ -456,20 +456,12 @@ if (isMain(import.meta.url)) {
   const { values } = parseArgs({
     options: {
       runs: { type: 'string', default: '3' },
-      messages: { type: 'string', default: String(DEFAULT_CORPUS.messages) },
-      mb: { type: 'string', default: String(DEFAULT_CORPUS.totalOctets / 1024 / 1024) },
+      ...CORPUS_ARGS,
       // Profiles popvault (node --cpu-prof) into this directory; the times are then not comparable.
       'cpu-prof-dir': { type: 'string' },
     },
   });
-  const corpusOptions = {
-    ...DEFAULT_CORPUS,
-    messages: Number(values.messages),
-    totalOctets: Number(values.mb) * 1024 * 1024,
-  };
-  const corpus = corpusSizes(corpusOptions).map((octets, i) =>
-    corpusMessage(i, octets, corpusOptions.seed),
-  );
+  const corpus = buildCorpus(values);
   const dovecot = await startDovecot({ lockSession: false });
   try {
     const result = await retrievalBench({

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { startDovecot } from '../test/support/dovecot.js';
 import { startAwsEmulators } from '../test/support/emulators.js';
 import { type ColdStartResult, coldStartBench, renderColdStart } from './cold-start.js';
-import { corpusMessage, corpusSizes, DEFAULT_CORPUS } from './corpus.js';
+import { buildCorpus, CORPUS_ARGS } from './corpus.js';
 import { fixed, percentile, progress, REPO_ROOT, stats, table } from './lib.js';
 import { renderStorage, type StorageResult, storageLatencyBench } from './pull-bench.js';
 import { type MemoryCase, memoryBench, renderMemory } from './pull-memory.js';
@@ -31,8 +31,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     sections: { type: 'string', default: '1,2,3,4,5,6' },
-    messages: { type: 'string', default: String(DEFAULT_CORPUS.messages) },
-    mb: { type: 'string', default: String(DEFAULT_CORPUS.totalOctets / 1024 / 1024) },
+    ...CORPUS_ARGS,
     requests: { type: 'string', default: '500' },
     'archive-messages': { type: 'string', default: '10000' },
   },
@@ -83,14 +82,7 @@ if (process.getuid?.() !== 0) {
   throw new Error('npm run bench needs root: it starts Dovecot, which switches users itself.');
 }
 
-const corpusOptions = {
-  messages: Number(values.messages),
-  totalOctets: Number(values.mb) * 1024 * 1024,
-  seed: DEFAULT_CORPUS.seed,
-};
-const corpus = corpusSizes(corpusOptions).map((octets, i) =>
-  corpusMessage(i, octets, corpusOptions.seed),
-);
+const corpus = buildCorpus(values);
 
 say(header());
 const started = performance.now();

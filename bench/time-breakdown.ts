@@ -35,7 +35,7 @@ import {
 } from '../functions/core/message/message-parser.js';
 import { runPull } from '../functions/core/pull/pull-run.js';
 import { type DovecotInfo, startDovecot } from '../test/support/dovecot.js';
-import { corpusMessage, corpusSizes, DEFAULT_CORPUS } from './corpus.js';
+import { buildCorpus } from './corpus.js';
 import {
   fixed,
   isMain,
@@ -252,9 +252,7 @@ if (isMain(import.meta.url)) {
       profile: { type: 'string' },
     },
   });
-  const corpus = corpusSizes(DEFAULT_CORPUS).map((octets, i) =>
-    corpusMessage(i, octets, DEFAULT_CORPUS.seed),
-  );
+  const corpus = buildCorpus();
   const dovecot = await startDovecot({ lockSession: false });
   try {
     const result = await breakdownBench({
