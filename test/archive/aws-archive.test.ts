@@ -699,26 +699,9 @@ describe('DynamoMessageIndex on DynamoDB Local: layout and injected failures', (
       entity: 'lease',
     });
     await index.putRun({
-      mailboxId,
+      ...runFor(mailboxId),
       runId: 'r1',
       startedAt: '2024-05-01T12:00:00+02:00',
-      endedAt: '2024-05-01T10:01:00Z',
-      outcome: 'success',
-      counts: {
-        listed: 0,
-        retrieved: 0,
-        stored: 0,
-        alreadyStored: 0,
-        deleted: 0,
-        skipped: 0,
-        failed: 0,
-        octets: 0,
-        remainingOnServer: 0,
-      },
-      stopReason: null,
-      errorCode: null,
-      errorMessage: null,
-      failures: [],
     });
     expect(await rawItem(`MBX#${mailboxId}`, 'RUN#2024-05-01T10:00:00.000Z#r1')).toMatchObject({
       entity: 'run',
