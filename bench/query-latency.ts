@@ -26,6 +26,7 @@ import type { MessageRecord } from '../functions/core/archive/ports.js';
 import { SqliteMessageIndex } from '../functions/core/archive/sqlite-message-index.js';
 import { createQueryApp } from '../functions/query-api/create-query-app.js';
 import { encodeMessageRef } from '../functions/query-api/params.js';
+import { prng } from './corpus.js';
 import {
   below,
   fixed,
@@ -45,18 +46,6 @@ import {
 const MAILBOX_ID = 'bench-archive';
 /** Raw puts in flight while building: each fsyncs a file and a directory. */
 const BUILD_CONCURRENCY = 32;
-
-/** mulberry32, as in corpus.ts: the same archive every time. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS =
   'invoice meeting report quarterly travel update project review draft offer order receipt newsletter family photos schedule contract'.split(
