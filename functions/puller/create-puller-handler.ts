@@ -119,6 +119,10 @@ export function createPullerHandler(deps: PullerDeps) {
     metrics.addMetric('MessagesDeleted', 'Count', run.counts.deleted);
     metrics.addMetric('MessageFailures', 'Count', run.counts.failed);
     metrics.addMetric('RemainingOnServer', 'Count', run.counts.remainingOnServer);
+    if (run.session !== null) {
+      metrics.addMetric('ListSizeMismatches', 'Count', run.session.sizeMismatches);
+      if (run.session.sizesSuspect) metrics.addMetric('SizesSuspectRuns', 'Count', 1);
+    }
     metrics.addMetric(
       'RunDuration',
       'Milliseconds',

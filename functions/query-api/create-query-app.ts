@@ -194,6 +194,7 @@ function runItem(run: RunRecord) {
     errorCode: run.errorCode,
     errorMessage: run.errorMessage,
     failures: run.failures,
+    session: run.session === null ? null : { ...run.session },
   };
 }
 

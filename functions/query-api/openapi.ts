@@ -607,6 +607,7 @@ export const openApiDocument: OpenApiDocument = {
           'errorCode',
           'errorMessage',
           'failures',
+          'session',
         ],
         additionalProperties: false,
         properties: {
@@ -657,6 +658,18 @@ export const openApiDocument: OpenApiDocument = {
                 errorCode: { type: 'string' },
                 message: { type: 'string' },
               },
+            },
+          },
+          session: {
+            description:
+              'What the POP3 session was like; null when the run never logged in. utf8: RFC 6856 UTF-8 mode (active, refused, not-offered). sizeMismatches: messages whose octets received disagreed with their LIST size; sizesSuspect: so many disagreed that the listing does not describe the mail served.',
+            type: nullable('object'),
+            required: ['utf8', 'sizeMismatches', 'sizesSuspect'],
+            additionalProperties: false,
+            properties: {
+              utf8: { type: 'string', enum: ['active', 'refused', 'not-offered'] },
+              sizeMismatches: { type: 'integer', minimum: 0 },
+              sizesSuspect: { type: 'boolean' },
             },
           },
         },

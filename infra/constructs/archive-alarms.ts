@@ -29,7 +29,8 @@ export interface ArchiveAlarmsProps {
  *
  * Stack-wide: any puller error in 5 minutes; anything in the dead-letter queue.
  * Per mailbox: no successful run for `alarms.missedRunPeriods` scheduled runs (missing data counts
- * as missed, so a puller that never runs alarms too); a credential failure; for policy "delete",
+ * as missed, so a puller that never runs alarms too); a credential failure; a run whose received
+ * sizes disagreed with LIST for many messages (RunSession.sizesSuspect); for policy "delete",
  * mail left on the server growing over `missedRunPeriods` runs in a row.
  */
 export class ArchiveAlarms extends Construct {
@@ -119,6 +120,16 @@ export class ArchiveAlarms extends Construct {
       new cloudwatch.Alarm(this, `CredentialFailures-${mailbox.id}`, {
         alarmDescription: `popvault: mailbox ${mailbox.id} refused its credentials (or its OAuth2 token request). Update them with the put-secret-value command from the stack outputs.`,
         metric: mailboxMetric(mailbox.id, 'CredentialFailures', 'Sum', 5),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    alarms.push(
+      new cloudwatch.Alarm(this, `SizesSuspect-${mailbox.id}`, {
+        alarmDescription: `popvault: a run of mailbox ${mailbox.id} received messages whose sizes disagree with the server's LIST for many of them: the server may be serving something other than the stored mail (a substitute, a rewrite). Read the run record (session.sizeMismatches) and the puller log.`,
+        metric: mailboxMetric(mailbox.id, 'SizesSuspectRuns', 'Sum', 60),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,

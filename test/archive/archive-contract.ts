@@ -396,6 +396,7 @@ function makeRun(
     errorCode: 'STORE_FAILED',
     errorMessage: 'one message failed',
     failures: [{ messageKey: 'uidl-x', errorCode: 'CHECKSUM_MISMATCH', message: 'bad bytes' }],
+    session: { utf8: 'active', sizeMismatches: 1, sizesSuspect: false },
     ...overrides,
   };
 }

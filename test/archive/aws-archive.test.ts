@@ -1182,6 +1182,7 @@ function runFor(mailboxId: string) {
     errorCode: null,
     errorMessage: null,
     failures: [],
+    session: null,
   };
 }
 

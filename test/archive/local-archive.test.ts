@@ -284,6 +284,45 @@ describe('SqliteMessageIndex: the file', () => {
     );
   });
 
+  it('an index written before run records had a session migrates: its old runs read back with session null', async () => {
+    const directory = freshDirectory('migrate');
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+    const path = join(directory, 'index.sqlite');
+    const before = openIndex(path);
+    await before.putRun({
+      mailboxId: 'old',
+      runId: 'r0',
+      startedAt: '2025-01-01T00:00:00.000Z',
+      endedAt: '2025-01-01T00:00:01.000Z',
+      outcome: 'success',
+      counts: {
+        listed: 0,
+        retrieved: 0,
+        stored: 0,
+        alreadyStored: 0,
+        deleted: 0,
+        skipped: 0,
+        failed: 0,
+        octets: 0,
+        remainingOnServer: 0,
+      },
+      stopReason: null,
+      errorCode: null,
+      errorMessage: null,
+      failures: [],
+      session: null,
+    });
+    before.close();
+    // Back to schema version 1, as popvault wrote it before RunSession.
+    const db = new Database(path);
+    db.exec('ALTER TABLE runs DROP COLUMN session_json');
+    db.pragma('user_version = 1');
+    db.close();
+    const index = openIndex(path);
+    expect(await index.listRuns('old', 5)).toMatchObject([{ runId: 'r0', session: null }]);
+    index.close();
+  });
+
   it('examines a bounded number of rows per filtered call: short pages with a cursor, nothing lost', async () => {
     const index = openIndex(join(freshDirectory('bounded'), 'index.sqlite'), {
       scannedRowsPerCall: 4,

@@ -680,6 +680,12 @@ describe('alarms and dashboard', () => {
       Threshold: 1,
     });
     example.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'SizesSuspectRuns',
+      Dimensions: puller({ mailbox: 'work' }),
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+    });
+    example.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/Lambda',
       MetricName: 'Errors',
       Threshold: 1,
@@ -704,8 +710,8 @@ describe('alarms and dashboard', () => {
         }),
       ]),
     );
-    // 2 stack-wide + per mailbox: missed, credentials (+ growing for "delete").
-    expect(resourcesOf(example.json, 'AWS::CloudWatch::Alarm')).toHaveLength(2 + 3 + 2);
+    // 2 stack-wide + per mailbox: missed, credentials, sizes suspect (+ growing for "delete").
+    expect(resourcesOf(example.json, 'AWS::CloudWatch::Alarm')).toHaveLength(2 + 4 + 3);
   });
 
   it('e-mail subscriptions: the stack topic and a mailbox’s own topic; topics refuse plain HTTP', () => {

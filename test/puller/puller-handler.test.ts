@@ -112,7 +112,10 @@ describe('puller Lambda handler', () => {
       MessagesStored: 2,
       MessagesDeleted: 2,
       SuccessfulRuns: 1,
+      ListSizeMismatches: 0,
     });
+    expect(metrics.published[0]).not.toHaveProperty('SizesSuspectRuns');
+    expect(run.session).toEqual({ utf8: 'not-offered', sizeMismatches: 0, sizesSuspect: false });
     await handler(event('h1'), context);
     expect(reader.reads).toBe(1);
     expect(logged.join('\n')).not.toContain(lab.password);

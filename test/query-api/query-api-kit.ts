@@ -86,6 +86,7 @@ export function run(mailboxId: string, runId: string, fields: Partial<RunRecord>
     errorCode: null,
     errorMessage: null,
     failures: [],
+    session: { utf8: 'not-offered', sizeMismatches: 0, sizesSuspect: false },
     ...fields,
   };
 }

@@ -190,6 +190,12 @@ function summary(run: RunRecord): string {
   if (c.failed) parts.push(`${c.failed} failed (kept on the server; the next run retries them)`);
   let text = `${run.mailboxId}: ${parts.join(', ')}.`;
   if (run.stopReason) text += ` Stopped early (${run.stopReason}); run again to continue.`;
+  const session = run.session;
+  if (session?.utf8 === 'refused')
+    text +=
+      '\nWarning: the server lists UTF8 but refused it; mail with raw UTF-8 headers may have been served altered (RFC 6856).';
+  if (session?.sizesSuspect)
+    text += `\nWarning: ${session.sizeMismatches} message(s) arrived with a size other than the server listed; the server may be serving something other than the stored mail. Compare a few with the mailbox on the server before deleting more.`;
   if (run.errorCode)
     text += `\n${run.outcome === 'retry-later' ? 'Try again later' : 'Failed'}: ${run.errorMessage} (${run.errorCode})`;
   return text;

@@ -161,7 +161,9 @@ function toMessage(item: Item): MessageRecord {
 }
 
 function toRun(item: Item): RunRecord {
-  return stripKeys(item) as unknown as RunRecord;
+  const run = stripKeys(item) as unknown as RunRecord;
+  // Runs written before RunRecord had a session read back as "no session recorded".
+  return { ...run, session: run.session ?? null };
 }
 
 function isConditionFailed(error: unknown): error is { name: string; Item?: unknown } {

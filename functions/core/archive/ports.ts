@@ -135,6 +135,19 @@ export interface RunCounts {
   remainingOnServer: number;
 }
 
+/** What the POP3 session of a run was like. */
+export interface RunSession {
+  /**
+   * RFC 6856 UTF-8 mode: 'active' (the server accepted UTF8, so mail with raw UTF-8 headers is served
+   * as it is), 'refused' (listed in CAPA, answered -ERR), 'not-offered'.
+   */
+  utf8: 'active' | 'refused' | 'not-offered';
+  /** Messages whose octets received disagree with their LIST size (see functions/core/pop3/listed-size.ts). */
+  sizeMismatches: number;
+  /** True when so many sizes disagreed that the listing does not describe the mail served. */
+  sizesSuspect: boolean;
+}
+
 export interface RunRecord {
   mailboxId: string;
   runId: string;
@@ -149,6 +162,8 @@ export interface RunRecord {
   errorMessage: string | null;
   /** Per-message failures, bounded. */
   failures: Array<{ messageKey: string; errorCode: string; message: string }>;
+  /** Null when the run never logged in (lease held, credentials missing, connection refused). */
+  session: RunSession | null;
 }
 
 export interface LeaseRequest {

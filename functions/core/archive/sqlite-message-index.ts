@@ -16,7 +16,8 @@
  *              indexes: (mailbox_id, sort_date, message_key)          listings, newest first
  *                       (message_id) where present                    findByMessageId
  *                       (mailbox_id, sender, sort_date, message_key)  listBySender
- *   runs       (mailbox_id, started_order, run_id) primary key (started_order: startedAt as UTC)
+ *   runs       (mailbox_id, started_order, run_id) primary key (started_order: startedAt as UTC);
+ *              counts, failures and session as JSON
  *   leases     mailbox_id primary key; owner, expires_at (epoch ms)
  *   mailboxes  mailbox_id primary key; counts, last run, last success (with their UTC end times)
  *
@@ -43,6 +44,7 @@ import type {
   RunCounts,
   RunOutcome,
   RunRecord,
+  RunSession,
 } from './ports.js';
 
 /**
@@ -130,6 +132,10 @@ const MIGRATIONS: readonly string[] = [
     last_success_order TEXT
   ) STRICT;
   `,
+  // Run records gain what their POP3 session was like (RunSession); older runs read back as null.
+  `
+  ALTER TABLE runs ADD COLUMN session_json TEXT;
+  `,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -185,6 +191,7 @@ interface RunRow {
   error_code: string | null;
   error_message: string | null;
   failures_json: string;
+  session_json: string | null;
 }
 
 interface MailboxRow {
@@ -269,6 +276,7 @@ function toRun(row: RunRow): RunRecord {
     errorCode: row.error_code,
     errorMessage: row.error_message,
     failures: JSON.parse(row.failures_json) as RunRecord['failures'],
+    session: row.session_json === null ? null : (JSON.parse(row.session_json) as RunSession),
   };
 }
 
@@ -704,6 +712,7 @@ export class SqliteMessageIndex implements MessageIndex {
             error_code: run.errorCode,
             error_message: run.errorMessage,
             failures_json: JSON.stringify(run.failures),
+            session_json: run.session === null ? null : JSON.stringify(run.session),
           });
           this.#statements.ensureMailbox.run(run.mailboxId);
           // Only forward: a late writer of an older run leaves the newer one in place.
@@ -797,9 +806,9 @@ function prepareStatements(db: Database.Database) {
     releaseLease: db.prepare('DELETE FROM leases WHERE mailbox_id = ? AND owner = ?'),
     putRun: db.prepare(
       `INSERT OR REPLACE INTO runs (mailbox_id, started_order, run_id, started_at, ended_at, outcome,
-          counts_json, stop_reason, error_code, error_message, failures_json)
+          counts_json, stop_reason, error_code, error_message, failures_json, session_json)
         VALUES (@mailbox_id, @started_order, @run_id, @started_at, @ended_at, @outcome,
-          @counts_json, @stop_reason, @error_code, @error_message, @failures_json)`,
+          @counts_json, @stop_reason, @error_code, @error_message, @failures_json, @session_json)`,
     ),
     ensureMailbox: db.prepare(
       'INSERT INTO mailboxes (mailbox_id) VALUES (?) ON CONFLICT (mailbox_id) DO NOTHING',

@@ -45,6 +45,12 @@ import { WireReader } from './wire-reader.js';
 
 export type AuthMethod = 'user' | 'apop' | 'plain' | 'xoauth2';
 
+/**
+ * RFC 6856 UTF-8 mode of the session: 'active' (the server accepted UTF8), 'refused' (it listed UTF8
+ * in CAPA but answered -ERR), 'not-offered' (no UTF8 in CAPA, or no CAPA at all).
+ */
+export type Utf8Mode = 'active' | 'refused' | 'not-offered';
+
 export type Pop3Credentials =
   | { user: string; password: string; method?: 'auto' | 'user' | 'apop' | 'plain' }
   | { user: string; accessToken: string; method?: 'auto' | 'xoauth2' };
@@ -157,6 +163,7 @@ export class Pop3Client {
   #capabilities = new Capabilities(null);
   #greeting = '';
   #authMethod: AuthMethod | null = null;
+  #utf8Mode: Utf8Mode = 'not-offered';
   #pipelining = false;
 
   private constructor(options: Pop3ClientOptions) {
@@ -197,6 +204,11 @@ export class Pop3Client {
 
   get authMethod(): AuthMethod | null {
     return this.#authMethod;
+  }
+
+  /** Whether the server serves this session in RFC 6856 UTF-8 mode (see #enterUtf8). */
+  get utf8Mode(): Utf8Mode {
+    return this.#utf8Mode;
   }
 
   /** Whether this session pipelines commands (server advertises PIPELINING and it was not turned off). */
@@ -358,8 +370,12 @@ export class Pop3Client {
       await this.#stls(tcp, transport);
       this.#capabilities = await this.#capa();
     }
+    this.#utf8Mode = await this.#enterUtf8();
     this.#authMethod = await this.#authenticate();
-    // Servers may announce more after login (Gmail adds TOP and PIPELINING then).
+    // Servers may announce more after login (Gmail adds TOP and PIPELINING then). Every login
+    // command is a barrier and this CAPA waits for the last login reply, so nothing is ever
+    // pipelined across authentication: Courier POP3 1.0.16 silently drops commands that arrive in
+    // the same read as PASS.
     const after = await this.#capa();
     if (after.supported) this.#capabilities = after;
     this.#pipelining = (options.pipelining ?? true) && this.#capabilities.has('PIPELINING');
@@ -396,6 +412,44 @@ export class Pop3Client {
       if (err instanceof Pop3ServerError) return new Capabilities(null);
       throw err;
     }
+  }
+
+  /**
+   * RFC 6856 s.2: a server that lists UTF8 accepts the UTF8 command in the AUTHORIZATION state,
+   * before authentication, and only then may serve mail with raw UTF-8 headers as it is. Without
+   * it, a server may serve such mail altered or substituted (RFC 6856 s.3 leaves the choice to the
+   * server): Courier POP3 1.0.16 serves a generated "Cannot display Unicode content" notice in
+   * its place, which an archiver would store and then delete the original. A -ERR leaves the
+   * session in its old mode; the run carries on and records it.
+   */
+  async #enterUtf8(): Promise<Utf8Mode> {
+    if (!this.#capabilities.has('UTF8')) return 'not-offered';
+    try {
+      await this.#simple({ verb: 'UTF8', line: 'UTF8', barrier: true }, () => undefined);
+      return 'active';
+    } catch (err) {
+      if (err instanceof Pop3ServerError) return 'refused';
+      throw err;
+    }
+  }
+
+  /**
+   * A user name outside ASCII needs SASL (whose identities are UTF-8 by definition, RFC 4616 s.2)
+   * or a server in UTF-8 mode that lists "UTF8 USER" (RFC 6856 s.2); sent any other way, the server
+   * would read the octets in a charset of its own choosing and the login could match another
+   * account or fail in a way that counts against this one.
+   */
+  #assertUserNameSendable(method: 'user' | 'apop'): void {
+    const user = this.#options.credentials.user;
+    if (/^[\x00-\x7f]*$/.test(user)) return;
+    const utf8User =
+      this.#utf8Mode === 'active' &&
+      this.#capabilities.args('UTF8').some((arg) => arg.toUpperCase() === 'USER');
+    if (utf8User) return;
+    throw new Pop3Error(
+      'CAPABILITY_MISSING',
+      `the user name is not ASCII and the server does not accept UTF-8 user names for ${method.toUpperCase()} (RFC 6856 "UTF8 USER"); use SASL PLAIN if the server offers it, or the ASCII form of the login`,
+    );
   }
 
   async #stls(tcp: Socket, transport: TransportOptions): Promise<void> {
@@ -457,6 +511,7 @@ export class Pop3Client {
       await this.#sasl('XOAUTH2', xoauth2Response(user, creds.accessToken));
       return method;
     }
+    if (method === 'user' || method === 'apop') this.#assertUserNameSendable(method);
     switch (method) {
       case 'user':
         await this.#simple(

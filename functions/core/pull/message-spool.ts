@@ -11,6 +11,8 @@ export interface SpooledMessage {
   sha256: string;
   /** Octets actually received (LIST sizes can be off; this is what was stored). */
   octets: number;
+  /** LF octets received: what a server counting one octet per line end would have left out of LIST. */
+  lineEnds: number;
   source: RawSource;
   metadata: Promise<MessageMetadata>;
   /** Removes the spool file, if any. Safe to call more than once. */
@@ -22,6 +24,14 @@ export interface SpoolOptions {
   /** Messages up to this size stay in memory; larger ones go to a file so memory stays bounded. */
   memoryLimitOctets: number;
   parser: MessageParser;
+}
+
+const LF = 0x0a;
+
+function countLineFeeds(chunk: Buffer): number {
+  let count = 0;
+  for (let at = chunk.indexOf(LF); at !== -1; at = chunk.indexOf(LF, at + 1)) count += 1;
+  return count;
 }
 
 function writeToSink(sink: Writable, chunk: Buffer): Promise<void> | null {
@@ -52,6 +62,7 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
   parser.sink.on('error', () => {});
   const chunks: Buffer[] = [];
   let octets = 0;
+  let lineEnds = 0;
   let file: FileHandle | null = null;
   let path: string | null = null;
   const cleanup = async (): Promise<void> => {
@@ -63,6 +74,7 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
     for await (const chunk of body as AsyncIterable<Buffer>) {
       hash.update(chunk);
       octets += chunk.length;
+      lineEnds += countLineFeeds(chunk);
       const parsed = writeToSink(parser.sink, chunk);
       if (file === null && octets > options.memoryLimitOctets) {
         path = join(options.directory, `popvault-spool-${randomUUID()}.eml`);
@@ -87,5 +99,12 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
     path === null
       ? { kind: 'buffer', data: Buffer.concat(chunks, octets) }
       : { kind: 'file', path };
-  return { sha256: hash.digest('hex'), octets, source, metadata: parser.metadata, cleanup };
+  return {
+    sha256: hash.digest('hex'),
+    octets,
+    lineEnds,
+    source,
+    metadata: parser.metadata,
+    cleanup,
+  };
 }

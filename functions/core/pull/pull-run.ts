@@ -6,10 +6,12 @@ import type {
   RunCounts,
   RunOutcome,
   RunRecord,
+  RunSession,
 } from '../archive/ports.js';
 import { EMPTY_METADATA } from '../message/empty-metadata.js';
 import { Pop3Client, type Pop3ClientOptions } from '../pop3/client.js';
 import { Pop3Error, Pop3ServerError } from '../pop3/errors.js';
+import { listedSizeAgrees, listedSizesSuspect } from '../pop3/listed-size.js';
 import { type MessageParser, type SpooledMessage, spoolMessage } from './message-spool.js';
 import {
   type CredentialsSource,
@@ -101,6 +103,8 @@ class RunState {
   readonly failures: RunRecord['failures'] = [];
   stopReason: string | null = null;
   fatal: unknown = null;
+  /** Set once logged in. */
+  session: RunSession | null = null;
   /** Drops the POP3 session without QUIT; set once the session is open. */
   abort: () => void = () => {};
 
@@ -143,6 +147,16 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
       errorCode: err === null ? null : errorCode(err),
       errorMessage: err === null ? null : errorMessage(err).slice(0, 1000),
       failures: state.failures,
+      session:
+        state.session === null
+          ? null
+          : {
+              ...state.session,
+              sizesSuspect: listedSizesSuspect(
+                state.session.sizeMismatches,
+                state.counts.retrieved,
+              ),
+            },
     };
     try {
       await deps.index.putRun(record);
@@ -245,6 +259,18 @@ async function session(
     deadline: Date.now() + (options.hardDeadline - deps.now()) - PULL_DEFAULTS.sessionMarginMs,
   });
   state.abort = () => client.close();
+  const sessionRecord: RunSession = {
+    utf8: client.utf8Mode,
+    sizeMismatches: 0,
+    sizesSuspect: false,
+  };
+  state.session = sessionRecord;
+  if (client.utf8Mode === 'refused') {
+    logger.warn(
+      'the server lists UTF8 but refused it: mail with raw UTF-8 headers may be served altered',
+      { mailboxId },
+    );
+  }
   let quitDone = false;
   const spools = new Set<SpooledMessage>();
   const inFlight = new Set<Promise<void>>();
@@ -367,6 +393,16 @@ async function session(
       });
       spools.add(spooled);
       counts.retrieved += 1;
+      if (!listedSizeAgrees(listedMessage.octets, spooled.octets, spooled.lineEnds)) {
+        sessionRecord.sizeMismatches += 1;
+        // Numbers and sizes only: never the message's content or headers.
+        logger.warn('octets received disagree with the size LIST gave', {
+          mailboxId,
+          msg: item.msg,
+          listedOctets: listedMessage.octets,
+          receivedOctets: spooled.octets,
+        });
+      }
       counts.octets += spooled.octets;
       deps.onProgress?.({ kind: 'retrieved', messageKey: label, octets: spooled.octets });
       const held =
