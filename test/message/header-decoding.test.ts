@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import addressparser from 'nodemailer/lib/addressparser';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +8,12 @@ import { bodyEncodingFor, encodingFor } from '../../functions/core/message/chars
 import { decodeWords } from '../../functions/core/message/encoded-words.js';
 import { parseHeaderValue } from '../../functions/core/message/header-params.js';
 import { createMessageParser } from '../../functions/core/message/message-parser.js';
+
+const FIXTURES = new URL('../fixtures/mail/', import.meta.url);
+
+function fixture(name: string): Buffer {
+  return readFileSync(new URL(name, FIXTURES));
+}
 
 async function parse(message: Buffer | string): Promise<MessageMetadata> {
   const parser = createMessageParser();
@@ -98,10 +105,44 @@ describe('raw 8-bit headers (RFC 6532)', () => {
     ]);
   });
 
-  it('octets that are not UTF-8 become U+FFFD in display fields, never a parse error', async () => {
-    const metadata = await parse(Buffer.from('Subject: caf\u00e9\r\n\r\nx\r\n', 'latin1'));
-    expect(metadata.subject).toBe('caf\ufffd');
+  it('octets that are not UTF-8 are read as windows-1252, as legacy Western mailers wrote them, never a parse error', async () => {
+    const metadata = await parse(
+      Buffer.from(
+        'From: Fran\u00e7ois <f@example.fr>\r\nSubject: caf\u00e9 \u0080\r\n\r\nx\r\n',
+        'latin1',
+      ),
+    );
+    expect(metadata.subject).toBe('caf\u00e9 \u20ac');
+    expect(metadata.from).toEqual([{ address: 'f@example.fr', name: 'Fran\u00e7ois' }]);
     expect(metadata.parseError).toBeNull();
+  });
+
+  it('raw ISO-2022-JP in From does not hide the address: its "ESC ( B" is decoded before it could open a comment', async () => {
+    const metadata = await parse(fixture('raw-iso-2022-jp-headers.eml'));
+    expect(metadata.from).toEqual([{ address: 'yamada@example.jp', name: '\u5c71\u7530' }]);
+    expect(metadata.subject).toBe('\u4f1a\u8b70\u306e\u4ef6');
+    expect(metadata.attachments.map((a) => a.filename)).toEqual(['\u8cc7\u6599.txt']);
+  });
+
+  it('a windows-1252 text part keeps its euro sign and quotes (Node reads that label as ISO-8859-1)', async () => {
+    const metadata = await parse(
+      Buffer.from(
+        'Content-Type: text/plain; charset=windows-1252\r\n\r\n\x93Preis\x94: 5 \x80\r\n',
+        'latin1',
+      ),
+    );
+    expect(metadata.snippet).toBe('\u201cPreis\u201d: 5 \u20ac');
+  });
+
+  it('real mail with raw Latin-1 and raw UTF-8 headers is indexed with its own sender and subject', async () => {
+    const latin1 = await parse(fixture('raw-latin1-headers.eml'));
+    expect(latin1.from).toEqual([
+      { address: 'francois@example.fr', name: 'Fran\u00e7ois Lef\u00e8vre' },
+    ]);
+    expect(latin1.subject).toBe('R\u00e9union \u00e0 Gen\u00e8ve, caf\u00e9 offert');
+    const utf8 = await parse(fixture('raw-utf8-headers.eml'));
+    expect(utf8.from).toEqual([{ address: 'joerg@example.de', name: 'J\u00f6rg M\u00fcller' }]);
+    expect(utf8.attachments.map((a) => a.filename)).toEqual(['Rechnung-M\u00e4rz.pdf']);
   });
 
   it('an encoded word in an address that names another address is dropped, as mailparser did', async () => {

@@ -8,7 +8,7 @@ import addressparser, { type Address } from 'nodemailer/lib/addressparser';
 import type { AddressSummary } from '../archive/ports.js';
 import { bound, cleanText } from './bounded-text.js';
 import { decodeWords } from './encoded-words.js';
-import { type HeaderField, unfoldedValue, utf8 } from './header-block.js';
+import { type HeaderField, rawHeaderText, unfoldedValue } from './header-block.js';
 import {
   MAX_ADDRESS_LENGTH,
   MAX_ADDRESSES_PER_LIST,
@@ -70,7 +70,7 @@ export function plainAddressList(value: string): Address[] | null {
 
 /** An address field's entries, decoded; groups keep their members. */
 export function parseAddressField(field: HeaderField): Address[] {
-  const value = utf8(unfoldedValue(field));
+  const value = rawHeaderText(unfoldedValue(field));
   const addresses = plainAddressList(value) ?? addressparser(value);
   decodeAddresses(addresses);
   return addresses;

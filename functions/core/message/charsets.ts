@@ -67,5 +67,24 @@ export function bodyEncodingFor(label: string | undefined): string {
 
 /** Decodes whole octets; invalid sequences become U+FFFD. */
 export function decodeOctets(octets: Uint8Array, encoding: string): string {
+  // WHATWG maps "iso-8859-1" and "us-ascii" labels to windows-1252 as well.
+  if (encoding === 'windows-1252') {
+    return windows1252(
+      Buffer.from(octets.buffer, octets.byteOffset, octets.length).toString('latin1'),
+    );
+  }
   return new TextDecoder(encoding).decode(octets);
+}
+
+/**
+ * windows-1252's 0x80-0x9F (undefined positions kept as the C1 control, as WHATWG does). Node 20's
+ * TextDecoder reads "windows-1252" as ISO-8859-1, turning "\x80" into a C1 control instead of "€".
+ */
+const WINDOWS_1252_C1 =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+
+/** Octets (held in a latin1 string) read as windows-1252. */
+export function windows1252(latin1: string): string {
+  return latin1.replace(/[\x80-\x9f]/g, (c) => WINDOWS_1252_C1[c.charCodeAt(0) - 0x80] ?? c);
 }

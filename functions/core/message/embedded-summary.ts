@@ -6,7 +6,7 @@
  */
 import { formatAddresses, parseAddressField } from './addresses.js';
 import { decodeWords } from './encoded-words.js';
-import { type HeaderField, unfoldedValue, utf8 } from './header-block.js';
+import { type HeaderField, rawHeaderText, unfoldedValue } from './header-block.js';
 
 export interface EmbeddedSummary {
   /** For the plain-text snippet. */
@@ -48,7 +48,7 @@ export function embeddedSummary(fields: readonly HeaderField[]): EmbeddedSummary
   }
   for (const field of fields) {
     if (field.key !== 'subject') continue;
-    const subject = decodeWords(utf8(unfoldedValue(field)));
+    const subject = decodeWords(rawHeaderText(unfoldedValue(field)));
     if (subject === '') continue;
     rows.push({ key: 'Subject', text: subject, html: subject });
     break;

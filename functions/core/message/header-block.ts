@@ -4,6 +4,7 @@
  * folding reads stay as they were under mailparser. Only header blocks are ever looked at character
  * by character; bodies never are.
  */
+import { decodeOctets, windows1252 } from './charsets.js';
 
 export interface HeaderField {
   /** The field name lower-cased; '' for a line that has no colon (text where headers belong). */
@@ -60,20 +61,47 @@ export function parseHeaderBlock(block: Buffer): HeaderField[] {
   return fields;
 }
 
-/** The octets of a latin1 string as UTF-8 text: raw 8-bit header octets are UTF-8 (RFC 6532). */
-export function utf8(latin1: string): string {
-  return Buffer.from(latin1, 'latin1').toString('utf8');
-}
-
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The escape sequences of ISO-2022-JP (RFC 1468): into JIS X 0208 (1978, 1983), JIS X 0212, back. */
+const ISO_2022_JP_ESCAPE = /\x1b(?:\$[@B]|\$\(D|\([BJ])/;
+const EIGHT_BIT = /[\x80-\xff]/;
+
+/**
+ * Header octets sent raw (not as RFC 2047 encoded words), held in a latin1 string, as text:
+ * - valid UTF-8 is UTF-8 (RFC 6532; what a server in RFC 6856 UTF-8 mode serves);
+ * - 7-bit text carrying ISO-2022-JP escapes is ISO-2022-JP, which Japanese mailers long wrote into
+ *   Subject and From unencoded; it must be decoded before an address is parsed, because its
+ *   "ESC ( B" would otherwise open an RFC 5322 comment that swallows the address after it;
+ * - any other 8-bit octets are windows-1252, the charset legacy Western mailers wrote raw (a
+ *   superset of latin1 for text), so "Réunion" stays readable where UTF-8 would give U+FFFD.
+ */
+export function rawHeaderText(latin1: string): string {
+  const eightBit = EIGHT_BIT.test(latin1);
+  if (!eightBit) {
+    return ISO_2022_JP_ESCAPE.test(latin1)
+      ? decodeOctets(Buffer.from(latin1, 'latin1'), 'iso-2022-jp')
+      : latin1;
+  }
+  try {
+    return strictUtf8.decode(Buffer.from(latin1, 'latin1'));
+  } catch {
+    return windows1252(latin1);
+  }
+}
 
 /**
  * UTF-8 when the octets are valid UTF-8, else latin1. For the MIME fields, whose parameters (file
  * names above all) legacy mailers write raw in their own 8-bit charset: read as latin1 they keep a
- * readable name where UTF-8 would give U+FFFD, as mailsplit read them.
+ * readable name where UTF-8 would give U+FFFD, as mailsplit read them. Raw ISO-2022-JP names are
+ * decoded as in rawHeaderText.
  */
 export function utf8OrLatin1(latin1: string): string {
-  if (!/[\x80-\xff]/.test(latin1)) return latin1;
+  if (!EIGHT_BIT.test(latin1)) {
+    return ISO_2022_JP_ESCAPE.test(latin1)
+      ? decodeOctets(Buffer.from(latin1, 'latin1'), 'iso-2022-jp')
+      : latin1;
+  }
   try {
     return strictUtf8.decode(Buffer.from(latin1, 'latin1'));
   } catch {

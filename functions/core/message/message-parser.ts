@@ -24,7 +24,7 @@ import { sanitizeContentType } from './content-types.js';
 import { embeddedSummary } from './embedded-summary.js';
 import { decodeWords } from './encoded-words.js';
 import { sanitizeFilename } from './filenames.js';
-import { type HeaderField, unfoldedValue, utf8 } from './header-block.js';
+import { type HeaderField, rawHeaderText, unfoldedValue } from './header-block.js';
 import { parseMessageDate } from './message-date.js';
 import {
   MAX_ATTACHMENTS_LISTED,
@@ -80,7 +80,10 @@ export function parseErrorReason(err: unknown): string {
 
 /** A raw header field's value as sent: UTF-8, only the CRLF of folding removed (RFC 5322 s.2.2.3). */
 function rawValue(field: HeaderField): string {
-  return utf8(field.line.slice(field.line.indexOf(':') + 1)).replace(/\r?\n(?=[ \t])/g, '');
+  return rawHeaderText(field.line.slice(field.line.indexOf(':') + 1)).replace(
+    /\r?\n(?=[ \t])/g,
+    '',
+  );
 }
 
 /** The Message-ID as sent: the first <...> of the raw header, or its first word in brackets. */
@@ -309,12 +312,12 @@ class ParseRun implements ScanListener {
         this.#messageId = messageIdFrom(rawValue(field));
       } else if (field.key === 'subject' && subject === undefined) {
         // The first Subject with any text, as mailparser chose it; cleaned, it may still be empty.
-        const decoded = decodeWords(utf8(unfoldedValue(field)));
+        const decoded = decodeWords(rawHeaderText(unfoldedValue(field)));
         if (decoded !== '') subject = cleanText(decoded, MAX_SUBJECT_LENGTH);
       } else if (field.key === '') {
         stray ??= new SnippetBuilder();
         if (stray.full) continue;
-        stray.add(utf8(field.line));
+        stray.add(rawHeaderText(field.line));
         stray.add(' ');
       }
     }
