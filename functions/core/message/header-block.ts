@@ -64,6 +64,7 @@ export function parseHeaderBlock(block: Buffer): HeaderField[] {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The escape sequences of ISO-2022-JP (RFC 1468): into JIS X 0208 (1978, 1983), JIS X 0212, back. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is what ISO-2022-JP's designations start with.
 const ISO_2022_JP_ESCAPE = /\x1b(?:\$[@B]|\$\(D|\([BJ])/;
 const EIGHT_BIT = /[\x80-\xff]/;
 

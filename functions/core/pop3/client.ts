@@ -441,7 +441,7 @@ export class Pop3Client {
    */
   #assertUserNameSendable(method: 'user' | 'apop'): void {
     const user = this.#options.credentials.user;
-    if (/^[\x00-\x7f]*$/.test(user)) return;
+    if (!/[^\p{ASCII}]/u.test(user)) return;
     const utf8User =
       this.#utf8Mode === 'active' &&
       this.#capabilities.args('UTF8').some((arg) => arg.toUpperCase() === 'USER');
