@@ -421,8 +421,16 @@ export function uniqueUser(prefix: string): string {
 
 /** The raw files still in the user's Maildir (what Dovecot has not expunged). */
 export function maildirContents(info: DovecotInfo, user: string): Buffer[] {
+  return maildirFiles(info, user).map((file) => file.data);
+}
+
+/** The same, with each file's name (seedMailbox's names sort in delivery order). */
+export function maildirFiles(
+  info: DovecotInfo,
+  user: string,
+): Array<{ name: string; data: Buffer }> {
   const maildir = maildirOf(info, user);
-  const out: Buffer[] = [];
+  const out: Array<{ name: string; data: Buffer }> = [];
   for (const sub of ['new', 'cur']) {
     let names: string[] = [];
     try {
@@ -430,7 +438,7 @@ export function maildirContents(info: DovecotInfo, user: string): Buffer[] {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    for (const name of names) out.push(readFileSync(join(maildir, sub, name)));
+    for (const name of names) out.push({ name, data: readFileSync(join(maildir, sub, name)) });
   }
   return out;
 }
