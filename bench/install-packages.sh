@@ -12,6 +12,14 @@ installed mpop || need+=(mpop)
 command -v openssl >/dev/null || need+=(openssl ca-certificates)
 command -v java >/dev/null || need+=(default-jre-headless)
 command -v setpriv >/dev/null || need+=(util-linux)
+# Section 7 runs the suite's four real POP3 servers; that script installs or unpacks them.
+if [[ ! -d "${POPVAULT_POP3_SERVERS:-/opt/popvault-pop3-servers}/cyrus" ]] || ! installed mailutils-pop3d; then
+  if [[ "$(id -u)" -ne 0 ]]; then
+    echo "npm run bench: the POP3 servers are missing; run it as root (it installs them)." >&2
+    exit 1
+  fi
+  bash "$(dirname "$0")/../.ci/install-pop3-servers.sh"
+fi
 ((${#need[@]} == 0)) && exit 0
 
 if [[ "$(id -u)" -ne 0 ]]; then

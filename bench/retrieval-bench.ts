@@ -83,14 +83,14 @@ function machineCpuSeconds(): number {
   return ticks / 100;
 }
 
-interface Outcome {
+export interface Outcome {
   wall: number;
   machineCpu?: number;
   inside?: number;
   rssMb?: number;
 }
 
-interface Workspace {
+export interface Workspace {
   dir: string;
   caFile: string;
   ceilingScript: string;
@@ -109,10 +109,17 @@ function mpopVersion(): string {
   }
 }
 
-function prepare(dovecot: DovecotInfo): Workspace {
-  const dir = workDirectory('retrieval');
+/** Where a client reaches a server over implicit TLS (a Dovecot of this bench, or any Pop3Lab). */
+export interface TlsServer {
+  host: string;
+  tlsPort: number;
+  caPem: string;
+}
+
+export function prepare(server: Pick<TlsServer, 'caPem'>, name = 'retrieval'): Workspace {
+  const dir = workDirectory(name);
   const caFile = join(dir, 'ca.pem');
-  writeFileSync(caFile, dovecot.caPem, { mode: 0o644 });
+  writeFileSync(caFile, server.caPem, { mode: 0o644 });
   // mpop runs as nobody, who must reach its Maildir and the CA file through every parent directory.
   const reach = spawnSync(
     'setpriv',
@@ -198,9 +205,9 @@ async function runPopvault(
   }
 }
 
-async function runMpop(
+export async function runMpop(
   ws: Workspace,
-  dovecot: DovecotInfo,
+  dovecot: TlsServer & { password: string },
   user: string,
   expected: number,
 ): Promise<Outcome> {

@@ -8,7 +8,8 @@
  *
  * Sections: 1 retrieval + local archive vs mpop and the ceiling, 2 S3 + DynamoDB with and without
  * storage latency, 3 memory, 4 cold start of the bundles, 5 query API latency, 6 where the time of a
- * local pull goes (the breakdown behind section 1).
+ * local pull goes (the breakdown behind section 1), 7 the same pull on every real POP3 server the
+ * tests run (Dovecot, Courier, Cyrus, Mailutils), popvault vs mpop, and their LIST sizes.
  *
  * One Dovecot and one pair of emulators serve every section. Each figure is a median of --runs runs
  * with min and max; every comparison alternates its contenders within the same run.
@@ -25,12 +26,15 @@ import { renderStorage, type StorageResult, storageLatencyBench } from './pull-b
 import { type MemoryCase, memoryBench, renderMemory } from './pull-memory.js';
 import { type QueryResult, queryLatencyBench, renderQuery } from './query-latency.js';
 import { type RetrievalResult, renderRetrieval, retrievalBench } from './retrieval-bench.js';
+import { LABS, renderServerMatrix, serverMatrixBench } from './server-matrix.js';
 import { breakdownBench, renderBreakdown } from './time-breakdown.js';
 
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
-    sections: { type: 'string', default: '1,2,3,4,5,6' },
+    sections: { type: 'string', default: '1,2,3,4,5,6,7' },
+    'server-messages': { type: 'string', default: '300' },
+    'server-mb': { type: 'string', default: '20' },
     ...CORPUS_ARGS,
     requests: { type: 'string', default: '500' },
     'archive-messages': { type: 'string', default: '10000' },
@@ -132,6 +136,22 @@ try {
   if (sections.has(6) && dovecot) {
     progress('section 6: where the time of a local pull goes');
     say(renderBreakdown(await breakdownBench({ dovecot: dovecot.info, corpus, runs })));
+  }
+  if (sections.has(7)) {
+    progress('section 7: every real POP3 server');
+    const serverCorpus = buildCorpus({
+      messages: values['server-messages'],
+      mb: values['server-mb'],
+    });
+    say(
+      renderServerMatrix(
+        await serverMatrixBench({
+          servers: Object.keys(LABS) as Array<keyof typeof LABS>,
+          corpus: serverCorpus,
+          runs,
+        }),
+      ),
+    );
   }
 } finally {
   await emulators?.stop();

@@ -375,6 +375,21 @@ describe('STLS', () => {
 describe('authentication', () => {
   const longToken = `eyJ0eXAiOiJKV1Qi.${'A'.repeat(1500)}.sig`;
 
+  it('SASL PLAIN asked of a server without it (GNU Mailutils) is CAPABILITY_MISSING before AUTH is sent, not a credentials failure', async () => {
+    const server = await scripted({ capabilities: ['TOP', 'UIDL', 'USER'] });
+    const err = await expectPop3Error(
+      Pop3Client.connect(
+        scriptedOptions(server, {
+          credentials: { user: 'alice', password: 'wonderland', method: 'plain' },
+        }),
+      ),
+      'CAPABILITY_MISSING',
+    );
+    expect(err.message).toContain('use method "user"');
+    const session = await server.nextSession();
+    expect(session.commands.some((c) => c.startsWith('AUTH'))).toBe(false);
+  });
+
   it('XOAUTH2 with a Microsoft-sized token goes two-step: "AUTH XOAUTH2", "+ ", then the response', async () => {
     const server = await scripted({ tokens: { 'alice@example.com': longToken } });
     const client = await connect(

@@ -115,6 +115,31 @@ describe('the run record tells what the POP3 session was like', () => {
     expect(run.session).toEqual({ utf8: 'not-offered', sizeMismatches: 0, sizesSuspect: false });
   });
 
+  it('a server that rewrites a message when it first lists its UIDL (GNU Mailutils adds X-UIDL) is asked for UIDL before LIST', async () => {
+    const mail = [
+      message('u1', 'Subject: a\r\n\r\nx\r\n'),
+      message('u2', 'Subject: b\r\n\r\ny\r\n'),
+    ];
+    const header = 'X-UIDL: 0123456789abcdef0123456789abcdef.1764806400.1\r\n';
+    let uidlListed = false;
+    const server = await scripted({
+      capabilities: CAPS,
+      messages: mail,
+      handlers: {
+        UIDL: (ctx) => {
+          uidlListed = true;
+          return ctx.fallback();
+        },
+        // Before UIDL the files have no X-UIDL yet, so LIST is short of what RETR serves after it.
+        LIST: (ctx) =>
+          listing(mail.map((m) => m.body.length - (uidlListed ? 0 : header.length)))(ctx),
+      },
+    });
+    const a = archive();
+    const run = await runPull(scriptedPull(server, a.clock.ms), pullDeps(a, a.clock));
+    expect(run.session?.sizeMismatches).toBe(0);
+  });
+
   it('one odd size among many is counted but does not flag the run', async () => {
     const mail = Array.from({ length: 25 }, (_, i) =>
       message(`u${i}`, `Subject: ${i}\r\n\r\nx\r\n`),

@@ -59,27 +59,65 @@ export const SERVER_FACTS: Record<LabServerName, ServerFacts> = {
     rewritesOnFirstUidl: false,
   },
   courier: {
-    auth: ['user', 'plain'],
-    authUnavailable: [],
+    auth: ['user'],
+    authUnavailable: [
+      {
+        method: 'plain',
+        code: 'CAPABILITY_MISSING',
+        why: 'Courier POP3 1.0.16 as Debian configures it lists no SASL in CAPA (it takes AUTH PLAIN unadvertised; popvault goes by CAPA, RFC 5034 s.3)',
+      },
+      {
+        method: 'apop',
+        code: 'CAPABILITY_MISSING',
+        why: 'its greeting carries no APOP timestamp',
+      },
+    ],
     utf8: 'active',
-    concurrentSession: { kind: 'allowed', why: 'to be measured' },
-    loginDelay: { kind: 'none', why: 'to be measured' },
+    concurrentSession: {
+      kind: 'allowed',
+      why: 'Courier 1.0.16 takes no maildrop lock: both sessions see and may DELE every message',
+    },
+    loginDelay: {
+      kind: 'none',
+      why: 'Courier 1.0.16 advertises LOGIN-DELAY 10 but does not enforce it',
+    },
     rewritesOnFirstUidl: false,
   },
   cyrus: {
     auth: ['user', 'plain', 'apop'],
     authUnavailable: [],
     utf8: 'not-offered',
-    concurrentSession: { kind: 'allowed', why: 'to be measured' },
-    loginDelay: { kind: 'none', why: 'to be measured' },
+    concurrentSession: {
+      kind: 'allowed',
+      why: 'Cyrus 3.6.1 lets a second session in; each sees the mailbox as it was at its login',
+    },
+    loginDelay: {
+      kind: 'none',
+      why: "the lab sets popminpoll: 0; Debian's popminpoll: 1 is tested in cyrus.test.ts",
+    },
     rewritesOnFirstUidl: false,
   },
   mailutils: {
     auth: ['user'],
-    authUnavailable: [],
+    authUnavailable: [
+      {
+        method: 'plain',
+        code: 'CAPABILITY_MISSING',
+        why: 'GNU Mailutils pop3d 3.15 has no SASL (AUTH answers -ERR Not implemented)',
+      },
+      {
+        method: 'apop',
+        code: 'AUTH_FAILED',
+        why: 'its greeting has an APOP timestamp, but with no APOP database configured every APOP gets -ERR [AUTH] Bad login',
+      },
+    ],
     utf8: 'not-offered',
-    concurrentSession: { kind: 'allowed', why: 'to be measured' },
-    loginDelay: { kind: 'none', why: 'to be measured' },
+    concurrentSession: {
+      kind: 'refused',
+      code: 'IN_USE',
+      why: 'with mandatory locking, pop3d 3.15 answers the second PASS with -ERR [IN-USE] Mailbox in use',
+    },
+    loginDelay: { kind: 'none', why: 'pop3d 3.15 neither advertises nor enforces a login delay' },
     rewritesOnFirstUidl: true,
   },
 };
@@ -191,6 +229,20 @@ export function describeConformance(name: LabServerName, start: () => Promise<Po
     });
   }
 
+  /**
+   * What the server holds, as every session that lists UIDLs is served it. A server that rewrites
+   * its files at the first UIDL (SERVER_FACTS.rewritesOnFirstUidl) is asked for them once first:
+   * the value it writes carries the time of that command, so the bytes are only known after it.
+   */
+  async function heldAsServed(account: LabAccount): Promise<Buffer[]> {
+    if (facts.rewritesOnFirstUidl) {
+      const primer = await Pop3Client.connect(clientOptions(account));
+      await primer.uidl();
+      await primer.quit();
+    }
+    return lab.stored(account);
+  }
+
   /** Every record of the mailbox, with the raw bytes its object holds. */
   async function archived(archive: Archive, run: RunRecord) {
     const page = await archive.index.listMessages(run.mailboxId, { limit: 100 });
@@ -264,13 +316,7 @@ export function describeConformance(name: LabServerName, start: () => Promise<Po
         const account = await lab.createUser();
         const corpus = eightBitCorpus();
         await lab.deliver(account, corpus);
-        if (facts.rewritesOnFirstUidl) {
-          // See SERVER_FACTS: its store differs before and after the first UIDL; compare with after.
-          const primer = await Pop3Client.connect(clientOptions(account));
-          await primer.uidl();
-          await primer.quit();
-        }
-        const held = await lab.stored(account);
+        const held = await heldAsServed(account);
         expect(held).toHaveLength(corpus.length);
         const archive = localArchive();
         const run = await pull(account, archive, { pipelining });
@@ -300,6 +346,14 @@ export function describeConformance(name: LabServerName, start: () => Promise<Po
       });
     }
 
+    it('the first pull of new mail finds every LIST size in agreement with the octets served', async () => {
+      const account = await lab.createUser();
+      await lab.deliver(account, eightBitCorpus());
+      const run = await pull(account, localArchive());
+      expect(run.counts.stored).toBe(eightBitCorpus().length);
+      expect(run.session?.sizeMismatches).toBe(0);
+    });
+
     it('over STLS, keep then delete: UIDLs are stable across sessions, nothing is stored twice', async () => {
       const account = await lab.createUser();
       await lab.deliver(account, eightBitCorpus().slice(0, 3));
@@ -317,7 +371,7 @@ export function describeConformance(name: LabServerName, start: () => Promise<Po
     it('a message over 25 MB is archived byte-exact and deleted', async () => {
       const account = await lab.createUser();
       await lab.deliver(account, [largeMessage(26 * 1024 * 1024)]);
-      const [held] = await lab.stored(account);
+      const [held] = await heldAsServed(account);
       const archive = localArchive();
       const run = await pull(account, archive);
       expect(run.outcome).toBe('success');
@@ -348,7 +402,7 @@ export function describeConformance(name: LabServerName, start: () => Promise<Po
     it('a session killed in the middle of RETR deletes nothing; the next pull archives every message once', async () => {
       const account = await lab.createUser();
       await lab.deliver(account, [largeMessage(3 * 1024 * 1024), ...eightBitCorpus().slice(3, 5)]);
-      const held = await lab.stored(account);
+      const held = await heldAsServed(account);
       const victim = await Pop3Client.connect(clientOptions(account));
       await victim.dele(2);
       const body = await victim.retr(1);

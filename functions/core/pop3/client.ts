@@ -375,7 +375,8 @@ export class Pop3Client {
     // Servers may announce more after login (Gmail adds TOP and PIPELINING then). Every login
     // command is a barrier and this CAPA waits for the last login reply, so nothing is ever
     // pipelined across authentication: Courier POP3 1.0.16 silently drops commands that arrive in
-    // the same read as PASS.
+    // the same read as PASS, and Cyrus 3.6.1 those behind a successful AUTH PLAIN (a QUIT dropped
+    // there would lose the DELEs it was meant to commit).
     const after = await this.#capa();
     if (after.supported) this.#capabilities = after;
     this.#pipelining = (options.pipelining ?? true) && this.#capabilities.has('PIPELINING');
@@ -496,6 +497,13 @@ export class Pop3Client {
       return 'xoauth2';
     }
     const method = creds.method ?? 'auto';
+    if (method === 'plain' && caps.supported && !sasl.has('PLAIN')) {
+      // Asking anyway would turn the server's "not implemented" into a credentials failure.
+      throw new Pop3Error(
+        'CAPABILITY_MISSING',
+        `the server does not offer SASL PLAIN (it offers: ${[...sasl].join(' ') || 'no SASL'}); use method "user"`,
+      );
+    }
     if (method !== 'auto') return method;
     if (sasl.has('PLAIN')) return 'plain';
     if (!caps.supported || caps.has('USER')) return 'user';
