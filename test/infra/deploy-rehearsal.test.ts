@@ -330,8 +330,10 @@ describe('deploy rehearsal: the bundled code from cdk.out, wired as the template
       SuccessfulRuns: 1,
     });
     const emitted = new Set(directive?.Metrics.map((m) => m.Name));
-    // Emitted only when they happen: a credential failure, a run told to retry later.
-    const conditional = new Set(['CredentialFailures', 'RunsRetryLater']);
+    // Emitted only when they happen: a credential failure, a run told to retry later, a run whose
+    // LIST sizes disagreed with the mail served.
+    const conditional = new Set(['CredentialFailures', 'RunsRetryLater', 'SizesSuspectRuns']);
+    expect(emitted.has('ListSizeMismatches')).toBe(true);
     for (const [id, alarm] of resourcesOf(synthesized.json, 'AWS::CloudWatch::Alarm')) {
       const properties = alarm.Properties ?? {};
       const metrics = [
