@@ -33,6 +33,7 @@ import {
   type UidListing,
 } from './listing.js';
 import { apopDigest, apopTimestamp, saslPlainResponse, xoauth2Response } from './sasl.js';
+import { SecretScrubber } from './secret-scrubber.js';
 import { parseStatusLine, type StatusLine } from './status-line.js';
 import {
   assertTransportAllowed,
@@ -102,6 +103,8 @@ interface Reply<T> {
 
 const DONE: Promise<void> = Promise.resolve();
 const BODY_HIGH_WATER = 256 * 1024;
+/** Characters of a failed login's reply kept in the error (and so in the run record). */
+const MAX_LOGIN_REPLY_TEXT = 120;
 /** A SASL exchange longer than this many continuations is a server leading us on. */
 const MAX_SASL_ROUNDS = 4;
 
@@ -154,7 +157,7 @@ export class Pop3Client {
   readonly #options: Pop3ClientOptions;
   readonly #reader: WireReader;
   readonly #window = new CommandWindow(1);
-  readonly #secrets: string[] = [];
+  readonly #secrets = new SecretScrubber();
   readonly #bodies = new Set<Readable>();
   #socket: Socket | TLSSocket | null = null;
   #turnTail: Promise<void> = DONE;
@@ -170,7 +173,7 @@ export class Pop3Client {
     this.#options = options;
     const creds = options.credentials;
     const secret = 'password' in creds ? creds.password : creds.accessToken;
-    this.#secrets.push(secret);
+    this.#secrets.add(secret);
     this.#reader = new WireReader(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, (ms, what) =>
       this.#fail(
         new Pop3TimeoutError(
@@ -546,7 +549,7 @@ export class Pop3Client {
           );
         }
         const digest = apopDigest(timestamp, creds.password);
-        this.#secrets.push(digest);
+        this.#secrets.add(digest);
         await this.#simple(
           {
             verb: 'APOP',
@@ -576,7 +579,7 @@ export class Pop3Client {
    * otherwise (every Microsoft 365 token) the client waits for "+ " and sends it on its own line.
    */
   async #sasl(mechanism: string, response: string): Promise<void> {
-    this.#secrets.push(response);
+    this.#secrets.add(response);
     const oneStep = `AUTH ${mechanism} ${response}`;
     const fits = Buffer.byteLength(oneStep) + 2 <= MAX_COMMAND_LINE_OCTETS;
     const spec: CommandSpec = {
@@ -805,7 +808,10 @@ export class Pop3Client {
   ): Pop3ServerError {
     const responseCode = status.responseCode ?? null;
     const code = codeFor(responseCode, spec.login ?? false);
-    const text = this.#scrub(detail ? `${status.text} (${detail})` : status.text);
+    const scrubbed = this.#scrub(detail ? `${status.text} (${detail})` : status.text);
+    // After a failed login the server's words are the likeliest place for an echoed credential in
+    // a form no scrubbing foresaw: keep only enough to tell "locked" from "bad password".
+    const text = spec.login ? scrubbed.slice(0, MAX_LOGIN_REPLY_TEXT) : scrubbed;
     const details = { command: spec.verb, serverText: text, responseCode };
     return code === 'AUTH_FAILED'
       ? new Pop3AuthError(code, details)
@@ -813,11 +819,7 @@ export class Pop3Client {
   }
 
   #scrub(text: string): string {
-    let out = text;
-    for (const secret of this.#secrets) {
-      if (secret.length >= 3) out = out.split(secret).join('***');
-    }
-    return out;
+    return this.#secrets.scrub(text);
   }
 
   #assertUsable(): void {
