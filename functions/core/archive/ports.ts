@@ -155,7 +155,11 @@ export interface RunRecord {
   endedAt: string;
   outcome: RunOutcome;
   counts: RunCounts;
-  /** Why the run stopped retrieving early: 'budget-time', 'budget-messages', 'budget-octets', or null. */
+  /**
+   * Why the run stopped early: 'budget-time', 'budget-messages', 'budget-octets', 'listing-capped'
+   * (more listing entries than MAX_LISTING_ENTRIES), 'message-over-limit' (a message sent more octets
+   * than the limit allows), or null.
+   */
   stopReason: string | null;
   /** Stable code of the error that ended or degraded the run (a Pop3Error code, 'STORE_FAILED', ...). */
   errorCode: string | null;

@@ -20,16 +20,17 @@ import {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_PIPELINE_WINDOW,
   MAX_COMMAND_LINE_OCTETS,
-  MAX_LISTING_OCTETS,
+  MAX_LISTING_ENTRIES,
   MAX_SASL_LINE_OCTETS,
   MAX_STATUS_LINE_OCTETS,
 } from './limits.js';
 import {
+  type Listing,
+  ListingCollector,
   parseScanLine,
   parseStat,
   parseUidLine,
   type ScanListing,
-  splitListing,
   type UidListing,
 } from './listing.js';
 import { apopDigest, apopTimestamp, saslPlainResponse, xoauth2Response } from './sasl.js';
@@ -73,6 +74,8 @@ export interface Pop3ClientOptions {
   greetingTimeoutMs?: number;
   /** Longest silence while a reply is awaited. A slow consumer of a message body never counts. */
   idleTimeoutMs?: number;
+  /** Listing entries parsed and kept (default MAX_LISTING_ENTRIES); the rest are counted and dropped. */
+  maxListingEntries?: number;
   /** Absolute end of the session (epoch ms). At that moment the socket is destroyed: nothing is deleted. */
   deadline?: number;
   /** Protocol trace of command and status lines; credentials are replaced by "***" before it sees them. */
@@ -123,6 +126,24 @@ function codeFor(responseCode: string | null, login: boolean): Pop3ErrorCode {
     }
   }
   return login ? 'AUTH_FAILED' : 'COMMAND_FAILED';
+}
+
+/** The entries of a listing that must be whole and well-formed, or the reason it is not. */
+function strict<T>(verb: string, listing: Listing<T>): T[] {
+  const first = listing.malformed[0];
+  if (first !== undefined) {
+    throw new Pop3ProtocolError(
+      'PROTOCOL_VIOLATION',
+      `the server sent a malformed ${verb} line: ${first.line} (${listing.malformedCount} in all)`,
+    );
+  }
+  if (listing.dropped > 0) {
+    throw new Pop3ProtocolError(
+      'PROTOCOL_VIOLATION',
+      `the ${verb} listing has ${listing.entries.length + listing.dropped} entries, over the cap of ${listing.entries.length}`,
+    );
+  }
+  return listing.entries;
 }
 
 function messageNumber(msg: number): number {
@@ -223,7 +244,13 @@ export class Pop3Client {
     return this.#simple({ verb: 'STAT', line: 'STAT' }, (s) => parseStat(s.text));
   }
 
-  list(): Promise<ScanListing[]> {
+  /** LIST, strict: a malformed line or a listing over the entry cap is a PROTOCOL_VIOLATION. */
+  async list(): Promise<ScanListing[]> {
+    return strict('LIST', await this.scanListing());
+  }
+
+  /** LIST as it came: entries up to the cap, malformed lines and what the cap dropped reported. */
+  scanListing(): Promise<Listing<ScanListing>> {
     return this.#listing({ verb: 'LIST', line: 'LIST' }, (line) => parseScanLine(line));
   }
 
@@ -233,7 +260,13 @@ export class Pop3Client {
     );
   }
 
-  uidl(): Promise<UidListing[]> {
+  /** UIDL, strict, as list(). */
+  async uidl(): Promise<UidListing[]> {
+    return strict('UIDL', await this.uidListing());
+  }
+
+  /** UIDL as it came, as scanListing(). */
+  uidListing(): Promise<Listing<UidListing>> {
     return this.#listing({ verb: 'UIDL', line: 'UIDL' }, parseUidLine);
   }
 
@@ -411,7 +444,7 @@ export class Pop3Client {
   async #capa(): Promise<Capabilities> {
     try {
       const lines = await this.#listing({ verb: 'CAPA', line: 'CAPA', barrier: true }, (l) => l);
-      return new Capabilities(lines);
+      return new Capabilities(lines.entries);
     } catch (err) {
       if (err instanceof Pop3ServerError) return new Capabilities(null);
       throw err;
@@ -637,26 +670,22 @@ export class Pop3Client {
     });
   }
 
-  #listing<T>(spec: CommandSpec, parse: (line: string) => T): Promise<T[]> {
+  /** A multi-line listing, parsed line by line as it arrives (see ListingCollector). */
+  #listing<T>(spec: CommandSpec, parse: (line: string) => T): Promise<Listing<T>> {
     return this.#exec(spec, async () => {
       const unstuffer = new DotUnstuffer();
-      const parts: Buffer[] = [];
-      let total = 0;
+      const collector = new ListingCollector(
+        parse,
+        this.#options.maxListingEntries ?? MAX_LISTING_ENTRIES,
+      );
       for (
         let run = await this.#reader.readBody(unstuffer, `${spec.verb} listing`);
         run !== null;
         run = await this.#reader.readBody(unstuffer, `${spec.verb} listing`)
       ) {
-        total += run.length;
-        if (total > MAX_LISTING_OCTETS) {
-          throw new Pop3ProtocolError(
-            'PROTOCOL_VIOLATION',
-            `the ${spec.verb} listing exceeds ${MAX_LISTING_OCTETS} octets`,
-          );
-        }
-        parts.push(Buffer.from(run));
+        collector.push(run);
       }
-      return { value: splitListing(Buffer.concat(parts, total)).map(parse), settled: DONE };
+      return { value: collector.end(), settled: DONE };
     });
   }
 

@@ -18,10 +18,22 @@ export const MAX_COMMAND_LINE_OCTETS = 255;
 export const MAX_SASL_LINE_OCTETS = 16 * 1024;
 
 /**
- * A whole UIDL, LIST or CAPA listing. A mailbox of 500,000 messages with 70-octet UIDLs lists about
- * 40 MB; 64 MiB leaves room and still bounds memory against a server that never sends the terminator.
+ * Entries of a LIST or UIDL listing that are parsed and kept; the rest are read, counted and
+ * dropped. Parsing is what costs: 3 million entries once took 1.75 GB of memory and over two
+ * minutes, more than a puller has. A run retrieves at most tens of thousands of messages in a
+ * Lambda's 15 minutes (BENCHMARKS.md: about 600 a second at best), so 100,000 leaves room and keeps
+ * a listing's entries to a few tens of MB; a larger mailbox is worked off from its start, run by run.
  */
-export const MAX_LISTING_OCTETS = 64 * 1024 * 1024;
+export const MAX_LISTING_ENTRIES = 100_000;
+
+/**
+ * One line of a listing. A UIDL line is a message number, a space and at most MAX_UIDL_OCTETS of
+ * id; a LIST line may carry extra information after the size (RFC 1939 s.5). Longer is malformed.
+ */
+export const MAX_LISTING_LINE_OCTETS = 1024;
+
+/** Malformed listing lines kept (bounded, for the run record); all of them are counted. */
+export const MAX_MALFORMED_LINES_KEPT = 20;
 
 /** A unique-id is 1-70 octets in 0x21-0x7E (RFC 1939 s.7); longer ones are accepted (see uidl parsing). */
 export const RFC_MAX_UIDL_OCTETS = 70;

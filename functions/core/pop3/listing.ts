@@ -1,5 +1,5 @@
 import { Pop3ProtocolError } from './errors.js';
-import { MAX_UIDL_OCTETS } from './limits.js';
+import { MAX_LISTING_LINE_OCTETS, MAX_MALFORMED_LINES_KEPT, MAX_UIDL_OCTETS } from './limits.js';
 
 export interface ScanListing {
   msg: number;
@@ -72,9 +72,102 @@ function parseStatCounts(text: string): { msg: number; octets: number } {
   return { msg, octets };
 }
 
-export function splitListing(body: Buffer): string[] {
-  const text = body.toString('latin1');
-  const lines = text.split('\r\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  return lines;
+export interface MalformedLine {
+  /** The message number the line starts with, when it has one: that message can be left alone. */
+  msg: number | null;
+  /** The line, cut to 100 characters, as JSON would show it. */
+  line: string;
+}
+
+/** A parsed listing: the entries kept, the lines that did not parse, and what the cap dropped. */
+export interface Listing<T> {
+  entries: T[];
+  /** The first MAX_MALFORMED_LINES_KEPT malformed lines. */
+  malformed: MalformedLine[];
+  malformedCount: number;
+  /** Entries read past the cap: counted, never parsed or kept. */
+  dropped: number;
+}
+
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * Parses a listing as its octets arrive, line by line, so memory grows with the entries kept (at
+ * most `maxEntries`), never with what the server sends. A line that does not parse is recorded and
+ * skipped; the rest of the listing still counts.
+ */
+export class ListingCollector<T> {
+  readonly #parse: (line: string) => T;
+  readonly #maxEntries: number;
+  readonly #result: Listing<T> = { entries: [], malformed: [], malformedCount: 0, dropped: 0 };
+  /** The start of a line not yet ended (bounded: past the line limit only its start is kept). */
+  #carry: Buffer = Buffer.alloc(0);
+  #overlong = false;
+  /** The last octet taken was a CR: an LF first in the next run ends the line. */
+  #pendingCr = false;
+
+  constructor(parse: (line: string) => T, maxEntries: number) {
+    this.#parse = parse;
+    this.#maxEntries = maxEntries;
+  }
+
+  /** Takes the next octets; `run` is only read during the call. */
+  push(run: Buffer): void {
+    let start = 0;
+    if (this.#pendingCr && run.length > 0 && run[0] === 0x0a) {
+      this.#carry = this.#carry.subarray(0, Math.max(0, this.#carry.length - 1));
+      this.#lineEnd();
+      start = 1;
+    }
+    for (let end = run.indexOf(CRLF, start); end !== -1; end = run.indexOf(CRLF, start)) {
+      this.#take(run.subarray(start, end));
+      this.#lineEnd();
+      start = end + 2;
+    }
+    this.#take(run.subarray(start));
+    if (run.length > start) this.#pendingCr = run[run.length - 1] === 0x0d;
+  }
+
+  end(): Listing<T> {
+    if (this.#carry.length > 0 || this.#overlong) this.#lineEnd();
+    return this.#result;
+  }
+
+  #take(bytes: Buffer): void {
+    if (bytes.length === 0 || this.#overlong) return;
+    if (this.#carry.length + bytes.length > MAX_LISTING_LINE_OCTETS) {
+      this.#overlong = true;
+      this.#carry = Buffer.concat([this.#carry, bytes]).subarray(0, 100);
+      return;
+    }
+    this.#carry =
+      this.#carry.length === 0 ? Buffer.from(bytes) : Buffer.concat([this.#carry, bytes]);
+  }
+
+  #lineEnd(): void {
+    const bytes = this.#carry;
+    const overlong = this.#overlong;
+    this.#carry = Buffer.alloc(0);
+    this.#overlong = false;
+    this.#pendingCr = false;
+    const line = bytes.toString('latin1');
+    const result = this.#result;
+    if (result.entries.length >= this.#maxEntries) {
+      result.dropped += 1;
+      return;
+    }
+    try {
+      if (overlong) throw new Error('line too long');
+      result.entries.push(this.#parse(line));
+    } catch {
+      result.malformedCount += 1;
+      if (result.malformed.length < MAX_MALFORMED_LINES_KEPT) {
+        const msg = positiveInt(/^\s*(\d+)/.exec(line)?.[1]);
+        result.malformed.push({
+          msg: msg === 0 ? null : msg,
+          line: JSON.stringify(line.slice(0, 100)),
+        });
+      }
+    }
+  }
 }
