@@ -24,6 +24,40 @@ export interface SpoolOptions {
   /** Messages up to this size stay in memory; larger ones go to a file so memory stays bounded. */
   memoryLimitOctets: number;
   parser: MessageParser;
+  /**
+   * Most octets this message may have, counted as they arrive (a server's LIST size is not
+   * trusted). Past it nothing more is kept; the rest of the body is read and dropped, up to
+   * `drainLimitOctets` in all, so the session stays in step.
+   */
+  maxOctets?: number;
+  /** Past this many octets in all, reading stops: the session cannot be kept in step. */
+  drainLimitOctets?: number;
+  /** Disk all spool files of a run may use together, checked as each chunk is written. */
+  disk?: SpoolDiskBudget;
+}
+
+/** The spool directory's share of the disk (a Lambda's /tmp), shared by one run's spool files. */
+export class SpoolDiskBudget {
+  used = 0;
+  constructor(readonly capOctets: number) {}
+}
+
+export type SpoolLimitCode = 'MESSAGE_TOO_LARGE' | 'SPOOL_FULL';
+
+/**
+ * A message stopped at a limit while it arrived. `drained`: the rest of its body was read and
+ * dropped, so the session can go on; otherwise it must be dropped without QUIT.
+ */
+export class SpoolLimitError extends Error {
+  override name = 'SpoolLimitError';
+  constructor(
+    readonly code: SpoolLimitCode,
+    message: string,
+    readonly drained: boolean,
+    readonly octets: number,
+  ) {
+    super(message);
+  }
 }
 
 const LF = 0x0a;
@@ -65,27 +99,64 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
   let lineEnds = 0;
   let file: FileHandle | null = null;
   let path: string | null = null;
+  let onDisk = 0;
+  const disk = options.disk;
+  const maxOctets = options.maxOctets ?? Number.POSITIVE_INFINITY;
+  const drainLimit = options.drainLimitOctets ?? Number.POSITIVE_INFINITY;
   const cleanup = async (): Promise<void> => {
     await file?.close().catch(() => {});
     file = null;
     if (path !== null) await rm(path, { force: true });
+    path = null;
+    if (disk) disk.used -= onDisk;
+    onDisk = 0;
+  };
+  let stopped: { code: SpoolLimitCode; why: string } | null = null;
+  const stop = async (code: SpoolLimitCode, why: string): Promise<void> => {
+    stopped = { code, why };
+    parser.sink.destroy();
+    chunks.length = 0;
+    await cleanup();
   };
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
-      hash.update(chunk);
       octets += chunk.length;
+      if (stopped !== null) {
+        if (octets > drainLimit) {
+          const { code, why } = stopped as { code: SpoolLimitCode; why: string };
+          throw new SpoolLimitError(
+            code,
+            `${why}; the server kept sending past ${drainLimit} octets`,
+            false,
+            octets,
+          );
+        }
+        continue;
+      }
+      if (octets > maxOctets) {
+        await stop(
+          'MESSAGE_TOO_LARGE',
+          `the message sent more than ${maxOctets} octets, its limit`,
+        );
+        continue;
+      }
+      hash.update(chunk);
       lineEnds += countLineFeeds(chunk);
       const parsed = writeToSink(parser.sink, chunk);
       if (file === null && octets > options.memoryLimitOctets) {
         path = join(options.directory, `popvault-spool-${randomUUID()}.eml`);
         file = await open(path, 'wx', 0o600);
-        for (const held of chunks) await file.write(held);
+        for (const held of chunks) await writeCounted(file, held);
         chunks.length = 0;
       }
-      if (file !== null) await file.write(chunk);
+      if (file !== null) await writeCounted(file, chunk);
       // Socket chunks are fresh buffers nobody reuses; Buffer.concat below makes the one copy.
-      else chunks.push(chunk);
+      else if (stopped === null) chunks.push(chunk);
       if (parsed) await parsed;
+    }
+    if (stopped !== null) {
+      const { code, why } = stopped as { code: SpoolLimitCode; why: string };
+      throw new SpoolLimitError(code, why, true, octets);
     }
     parser.sink.end();
     await file?.close();
@@ -94,6 +165,20 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
     parser.sink.destroy();
     await cleanup();
     throw err;
+  }
+
+  async function writeCounted(handle: FileHandle, data: Buffer): Promise<void> {
+    if (stopped !== null) return;
+    if (disk && disk.used + data.length > disk.capOctets) {
+      await stop(
+        'SPOOL_FULL',
+        `spooling the message would pass the ${disk.capOctets}-octet spool disk cap; it stays on the server (raise the cap or lower the message size limit)`,
+      );
+      return;
+    }
+    if (disk) disk.used += data.length;
+    onDisk += data.length;
+    await handle.write(data);
   }
   const source: RawSource =
     path === null

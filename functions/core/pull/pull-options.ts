@@ -34,6 +34,10 @@ export interface PullOptions {
    * A store whose puts wait on the disk rather than the network wants more (LOCAL_PERSIST_CONCURRENCY).
    */
   persistConcurrency?: number;
+  /** Disk the run's spool files may use together (default PULL_DEFAULTS.spoolDiskOctets). */
+  spoolDiskOctets?: number;
+  /** Octets read and dropped past a message's limit (default PULL_DEFAULTS.overLimitDrainOctets). */
+  overLimitDrainOctets?: number;
   /** How long the mailbox lease lasts unrenewed (default PULL_DEFAULTS.leaseTtlMs). */
   leaseTtlMs?: number;
 }
@@ -92,6 +96,18 @@ export const PULL_DEFAULTS = {
    * CLI, an out-of-memory Lambda) blocks its mailbox for two minutes at most, not for its whole budget.
    */
   leaseTtlMs: 120_000,
+  /**
+   * The spool directory's hard cap, checked as octets are written: a Lambda's /tmp is 512 MiB, and
+   * a server that sends more than it listed must not fill it. A message that would pass it is left
+   * on the server as a failure.
+   */
+  spoolDiskOctets: 400 * 1024 * 1024,
+  /**
+   * A message that passes its limit while it arrives is read on and dropped for up to this many
+   * more octets, so the session stays in step and the run can still DELE and QUIT; past it, the
+   * session is dropped without QUIT. Reading and dropping 64 MiB takes a second or two.
+   */
+  overLimitDrainOctets: 64 * 1024 * 1024,
   /** Per-message failures kept in the run record (the counts are always complete). */
   maxFailuresRecorded: 50,
 } as const;

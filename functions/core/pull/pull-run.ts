@@ -12,7 +12,13 @@ import { EMPTY_METADATA } from '../message/empty-metadata.js';
 import { Pop3Client, type Pop3ClientOptions } from '../pop3/client.js';
 import { Pop3Error, Pop3ProtocolError, Pop3ServerError } from '../pop3/errors.js';
 import { listedSizeAgrees, listedSizesSuspect } from '../pop3/listed-size.js';
-import { type MessageParser, type SpooledMessage, spoolMessage } from './message-spool.js';
+import {
+  type MessageParser,
+  SpoolDiskBudget,
+  type SpooledMessage,
+  SpoolLimitError,
+  spoolMessage,
+} from './message-spool.js';
 import {
   type CredentialsSource,
   PULL_DEFAULTS,
@@ -272,6 +278,8 @@ async function session(
     );
   }
   let quitDone = false;
+  let endedWithoutQuit = false;
+  const spoolDisk = new SpoolDiskBudget(options.spoolDiskOctets ?? PULL_DEFAULTS.spoolDiskOctets);
   const spools = new Set<SpooledMessage>();
   const inFlight = new Set<Promise<void>>();
   let memoryHeld = 0;
@@ -396,11 +404,39 @@ async function session(
         item.body.destroy();
         break;
       }
-      const spooled = await spoolMessage(item.body, {
-        directory: deps.spoolDirectory,
-        memoryLimitOctets: PULL_DEFAULTS.memorySpoolOctets,
-        parser: deps.createParser(),
-      });
+      const limit = receiveLimit(options, counts);
+      let spooled: SpooledMessage;
+      try {
+        spooled = await spoolMessage(item.body, {
+          directory: deps.spoolDirectory,
+          memoryLimitOctets: PULL_DEFAULTS.memorySpoolOctets,
+          parser: deps.createParser(),
+          maxOctets: limit,
+          drainLimitOctets:
+            limit + (options.overLimitDrainOctets ?? PULL_DEFAULTS.overLimitDrainOctets),
+          disk: spoolDisk,
+        });
+      } catch (err) {
+        if (!(err instanceof SpoolLimitError)) throw err;
+        // The octets received are what count, whatever LIST said: the message stays on the server.
+        counts.octets += err.octets;
+        state.fail(label, err);
+        logger.warn('message stopped at a limit while it arrived; left on the server', {
+          mailboxId,
+          msg: item.msg,
+          listedOctets: listedMessage.octets,
+          receivedOctets: err.octets,
+          errorCode: err.code,
+        });
+        if (!err.drained) {
+          // Its body cannot be skipped: end the session here, without QUIT, which deletes nothing.
+          state.stopReason = 'message-over-limit';
+          endedWithoutQuit = true;
+          client.close();
+          break;
+        }
+        continue;
+      }
       spools.add(spooled);
       counts.retrieved += 1;
       if (!listedSizeAgrees(listedMessage.octets, spooled.octets, spooled.lineEnds)) {
@@ -439,6 +475,7 @@ async function session(
       }
     }
     await Promise.all(inFlight);
+    if (endedWithoutQuit) return;
     if (state.fatal !== null) throw state.fatal;
 
     // Every DELE is in; only now may QUIT commit them (RFC 1939 s.6).
@@ -473,6 +510,22 @@ async function session(
     }
     await Promise.all([...spools].map((s) => s.cleanup()));
   }
+}
+
+/**
+ * The most octets the next message may have, counted as they arrive: the message size limit (when
+ * oversize mail is to be skipped) and what is left of the per-run byte cap (the first message may
+ * pass the cap alone, as when the run is planned from LIST).
+ */
+function receiveLimit(options: PullOptions, counts: RunCounts): number {
+  let limit = Number.POSITIVE_INFINITY;
+  if (options.maxMessageOctets !== undefined && options.oversize !== 'store') {
+    limit = options.maxMessageOctets;
+  }
+  if (options.maxOctetsPerRun !== undefined && counts.retrieved > 0) {
+    limit = Math.min(limit, Math.max(0, options.maxOctetsPerRun - counts.octets));
+  }
+  return limit;
 }
 
 interface ListedMailbox {
