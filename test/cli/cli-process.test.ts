@@ -123,6 +123,13 @@ describe('popvault CLI as a process', () => {
     const exited = finish(server);
     const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(await line(/popvault API on/))?.[1];
     const token = readFileSync(join(archive, 'api-token'), 'utf8').trim();
+    // The guidance names the header file for curl -H @FILE, never the token itself.
+    expect(await line(/^ {2}curl /)).toBe(
+      `  curl -s -H @${join(archive, 'api-auth-header')} ${url}/mailboxes`,
+    );
+    expect(readFileSync(join(archive, 'api-auth-header'), 'utf8')).toBe(
+      `Authorization: Bearer ${token}\n`,
+    );
     const unauthorised = await fetch(`${url}/mailboxes`);
     expect(unauthorised.status).toBe(401);
     const headers = { authorization: `Bearer ${token}` };
@@ -302,22 +309,26 @@ describe('popvault CLI as a process', () => {
     expect(result.stdout + result.stderr).not.toContain('wrong-secret-value');
   });
 
-  it('demo runs the whole product and exits cleanly when asked to stop', async () => {
+  it('demo runs the whole product, never prints the token (curl reads it from a file), and exits cleanly when asked to stop', async () => {
     const demo = popvault(['demo']);
     const line = stdoutLines(demo);
     const exited = finish(demo);
-    const curl = await line(
-      /curl -s -H "Authorization: Bearer [^"]+" http:\/\/127\.0\.0\.1:\d+\/mailboxes$/,
-    );
-    const [, token, url] = /Bearer ([^"]+)" (http:\/\/127\.0\.0\.1:\d+)/.exec(curl) ?? [];
+    const curl = await line(/curl -s -H @\S+ http:\/\/127\.0\.0\.1:\d+\/mailboxes$/);
+    const [, headerPath = '', url] = /-H @(\S+) (http:\/\/127\.0\.0\.1:\d+)/.exec(curl) ?? [];
+    const tokenPath = (await line(/bearer token in /)).replace(/.*bearer token in (\S+)\)$/, '$1');
     await line(/is ready/);
+    const token = readFileSync(tokenPath, 'utf8').trim();
+    // The file holds the one header line curl sends with -H @FILE (curl 7.55+).
+    const header = readFileSync(headerPath, 'utf8');
+    expect(header).toBe(`Authorization: Bearer ${token}\n`);
     const response = await fetch(`${url}/mailboxes/demo/messages`, {
-      headers: { authorization: `Bearer ${token}` },
+      headers: { authorization: header.replace(/^Authorization: /, '').trim() },
     });
     expect(response.status).toBe(200);
     demo.kill('SIGTERM');
     const done = await exited;
     expect(done.code).toBe(0);
+    expect(done.stdout + done.stderr).not.toContain(token);
   });
 
   it("npm start (the README's first command) runs the demo and stops cleanly on Ctrl-C", async () => {
@@ -339,5 +350,7 @@ describe('popvault CLI as a process', () => {
     await ended;
     expect(stdout).toContain('5 archived, 5 deleted from the server after archiving; 0 left there');
     expect(stdout).toContain('stopped.');
+    expect(stdout).toMatch(/curl -s -H @\S+\/api-auth-header http:/);
+    expect(stdout).not.toContain('Bearer');
   });
 });

@@ -12,7 +12,7 @@ import { parseCommandArgs, positiveInt } from '../args.js';
 import { EXIT } from '../cli-error.js';
 import { openLocalArchive } from '../local-archive.js';
 import type { CommandIo } from './pull.js';
-import { startLocalApi, untilStopped } from './serve.js';
+import { curlCommand, shellWord, startLocalApi, untilStopped } from './serve.js';
 
 export const DEMO_HELP = `popvault demo: see the whole product in one command, with no mail account and no AWS
 
@@ -121,11 +121,13 @@ export async function demoCommand(argv: string[], io: CommandIo): Promise<number
     out(`archive: ${directory}`);
     out(`query API: ${api.url} (bearer token in ${api.tokenPath})`);
     out();
-    out('Try, in another terminal:');
-    out(`  curl -s -H "Authorization: Bearer ${api.token}" ${api.url}/mailboxes`);
-    out(`  curl -s -H "Authorization: Bearer ${api.token}" ${api.url}/mailboxes/demo/messages`);
-    out(`  npx popvault list --archive ${directory} --mailbox demo`);
-    out(`  curl -s -H "Authorization: Bearer ${api.token}" ${api.url}/openapi.json`);
+    // The token stays in its file: curl reads the header line from api-auth-header, so it is neither
+    // on the screen nor in any command line another user could see.
+    out(`Try, in another terminal (curl reads the Authorization header from ${api.headerPath}):`);
+    out(`  ${curlCommand(api, '/mailboxes')}`);
+    out(`  ${curlCommand(api, '/mailboxes/demo/messages')}`);
+    out(`  npx popvault list --archive ${shellWord(directory)} --mailbox demo`);
+    out(`  ${curlCommand(api, '/openapi.json')}`);
     out();
     // Listen for the stop signal before saying we are ready: a signal that came first would kill us
     // with the default action and leave the server and archive behind.

@@ -11,11 +11,13 @@ Usage:
   popvault serve [--archive DIR] [--port N]
 
 Every request needs "Authorization: Bearer TOKEN"; the token is created at first start in
-DIR/api-token (readable by you only). Stop with Ctrl-C.
+DIR/api-token, and the header line itself in DIR/api-auth-header (both readable by you only).
+Let curl read the header from that file (-H @FILE, curl 7.55 or later): a token in a command line
+is visible to every user on the machine. Stop with Ctrl-C.
 
 Example:
   popvault serve --port 8025
-  curl -H "Authorization: Bearer $(cat ~/.local/share/popvault/api-token)" http://127.0.0.1:8025/mailboxes
+  curl -H @"$HOME/.local/share/popvault/api-auth-header" http://127.0.0.1:8025/mailboxes
 `;
 
 const OPTIONS = {
@@ -24,17 +26,43 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/**
+ * What a started API tells its user: where it listens and where the token is. Never the token itself,
+ * which would end up on screens, in scrollback and in logs.
+ */
 export interface Served {
   url: string;
-  token: string;
   tokenPath: string;
+  /** The file holding the "Authorization: Bearer ..." line, for `curl -H @FILE`. */
+  headerPath: string;
   stop(): Promise<void>;
+}
+
+/** Shell-quotes a word only when it needs it, so the usual paths print as they are. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * A curl command for one route that takes the header from the file: nothing secret in its argv,
+ * which every user on the machine can read (ps, /proc/PID/cmdline).
+ */
+export function curlCommand(served: Served, route: string): string {
+  return `curl -s -H @${shellWord(served.headerPath)} ${served.url}${route}`;
 }
 
 /** Starts the local API; shared by `serve` and `demo`. Listens on loopback only, never all interfaces. */
 export async function startLocalApi(directory: string, port: number): Promise<Served> {
   const archive = await openLocalArchive(directory);
-  const { token } = await ensureApiToken(directory);
+  let token: string;
+  let tokenPath: string;
+  let headerPath: string;
+  try {
+    ({ token, tokenPath, headerPath } = await ensureApiToken(directory));
+  } catch (error) {
+    archive.close();
+    throw error;
+  }
   const app = createQueryApp({
     index: archive.index,
     store: archive.rawStore,
@@ -55,8 +83,8 @@ export async function startLocalApi(directory: string, port: number): Promise<Se
   const actualPort = typeof address === 'object' && address ? address.port : port;
   return {
     url: `http://127.0.0.1:${actualPort}`,
-    token,
-    tokenPath: `${directory}/api-token`,
+    tokenPath,
+    headerPath,
     stop: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       archive.close();
@@ -93,7 +121,9 @@ export async function serveCommand(argv: string[], io: CommandIo): Promise<numbe
   // Listen for the stop signal before announcing the URL, so a signal right after it is handled.
   const stopped = untilStopped();
   io.stdout.write(`popvault API on ${served.url} (archive ${directory})\n`);
-  io.stdout.write(`bearer token in ${served.tokenPath}\n`);
+  io.stdout.write(
+    `bearer token in ${served.tokenPath}; try:\n  ${curlCommand(served, '/mailboxes')}\n`,
+  );
   await stopped;
   await served.stop();
   return EXIT.ok;
