@@ -6,8 +6,9 @@
  * child with performance.now(): process start to import, the import, and each event.
  *
  * The events are real work, not a request that fails validation early:
- * - puller: the schedule's own event (its Input from the template) against Dovecot and the S3 and
- *   DynamoDB emulators, credentials from a tiny local Secrets Manager, as the deploy rehearsal does
+ * - puller: the schedule's own event (its Input from the template: only the mailbox id; the
+ *   mailbox's settings are in the function's environment) against Dovecot and the S3 and DynamoDB
+ *   emulators, credentials from a tiny local Secrets Manager, as the deploy rehearsal does
  *   (test/infra/deploy-rehearsal.test.ts);
  * - API: API Gateway HTTP API v2 events, GET /openapi.json (no AWS call) twice, then a listing of the
  *   mailbox the puller just filled (a DynamoDB Local query).
@@ -271,10 +272,12 @@ async function invoke(
   const variables = Object.fromEntries(
     Object.entries(bundle.variables).map(([name, value]) => [
       name,
-      resolve(value, () => {
+      resolve(value, (ref) => {
         if (name === 'POPVAULT_BUCKET') return names.bucket;
         if (name === 'POPVAULT_TABLE') return names.table;
-        throw new Error(`no stand-in for ${name}`);
+        // The mailbox's settings, fixed at synth, name its secret by the secret's Ref.
+        if (name === 'POPVAULT_MAILBOX' && ref.startsWith('MailboxSecrets')) return SECRET_ARN;
+        throw new Error(`no stand-in for ${name} (Ref ${ref})`);
       }),
     ]),
   );
@@ -369,9 +372,9 @@ export async function coldStartBench(options: {
     if (!schedule) throw new Error('no schedule in the template');
     const scheduledEvent = JSON.parse(
       resolve((schedule.Properties?.Target as { Input?: unknown } | undefined)?.Input, (ref) => {
-        if (assembly.template.Resources[ref]?.Type === 'AWS::SecretsManager::Secret')
-          return SECRET_ARN;
-        throw new Error(`no stand-in for Ref ${ref}`);
+        throw new Error(
+          `the schedule's event refers to ${ref}; it should carry only the mailbox id`,
+        );
       }),
     ) as unknown;
     const messages = Array.from({ length: FIRST_EVENT_MESSAGES }, (_, i) =>

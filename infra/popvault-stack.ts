@@ -6,7 +6,7 @@ import { ArchiveTable } from './constructs/archive-table.js';
 import { MailBucket } from './constructs/mail-bucket.js';
 import { MailboxSchedules } from './constructs/mailbox-schedules.js';
 import { MailboxSecrets } from './constructs/mailbox-secrets.js';
-import { PullerFunction } from './constructs/puller-function.js';
+import { PullerFunctions } from './constructs/puller-function.js';
 import { QueryApi } from './constructs/query-api.js';
 
 export interface PopvaultStackProps extends StackProps {
@@ -14,15 +14,15 @@ export interface PopvaultStackProps extends StackProps {
 }
 
 /**
- * The popvault stack: raw mail bucket, index table, one secret and one schedule per mailbox, the
- * puller, the query API, alarms and a dashboard. Each part is a construct named for its job; this
+ * The popvault stack: raw mail bucket, index table, one secret, one puller function and one schedule
+ * per mailbox, the query API, alarms and a dashboard. Each part is a construct named for its job; this
  * class only wires them together and prints what a user needs after `cdk deploy`.
  */
 export class PopvaultStack extends Stack {
   readonly mailBucket: MailBucket;
   readonly archiveTable: ArchiveTable;
   readonly secrets: MailboxSecrets;
-  readonly puller: PullerFunction;
+  readonly pullers: PullerFunctions;
   readonly schedules: MailboxSchedules;
   readonly api: QueryApi;
   readonly alarms: ArchiveAlarms;
@@ -38,17 +38,19 @@ export class PopvaultStack extends Stack {
     this.mailBucket = new MailBucket(this, 'MailBucket', { archive: config.archive });
     this.archiveTable = new ArchiveTable(this, 'ArchiveTable');
     this.secrets = new MailboxSecrets(this, 'MailboxSecrets', { mailboxes: config.mailboxes });
-    this.puller = new PullerFunction(this, 'Puller', {
+    this.pullers = new PullerFunctions(this, 'Puller', {
       config: config.puller,
       mailboxes: config.mailboxes,
       mailBucket: this.mailBucket,
       archiveTable: this.archiveTable,
       secrets: this.secrets,
     });
+    const pullers = [...this.pullers.byMailbox.values()];
     this.schedules = new MailboxSchedules(this, 'MailboxSchedules', {
-      puller: this.puller.function.fn,
-      secrets: this.secrets,
-      deadLetterQueue: this.puller.deadLetterQueue,
+      pullers: new Map(
+        pullers.map((p) => [p.mailbox.id, { mailbox: p.mailbox, fn: p.function.fn }]),
+      ),
+      deadLetterQueue: this.pullers.deadLetterQueue,
     });
     this.api = new QueryApi(this, 'QueryApi', {
       config: config.api,
@@ -58,8 +60,8 @@ export class PopvaultStack extends Stack {
     this.alarms = new ArchiveAlarms(this, 'ArchiveAlarms', {
       config: config.alarms,
       mailboxes: config.mailboxes,
-      puller: this.puller.function.fn,
-      deadLetterQueue: this.puller.deadLetterQueue,
+      pullers: new Map(pullers.map((p) => [p.mailbox.id, p.function.fn])),
+      deadLetterQueue: this.pullers.deadLetterQueue,
     });
 
     new CfnOutput(this, 'ApiUrl', {
@@ -80,7 +82,7 @@ export class PopvaultStack extends Stack {
     });
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       description: 'Failed, expired or undeliverable puller invocations',
-      value: this.puller.deadLetterQueue.queueUrl,
+      value: this.pullers.deadLetterQueue.queueUrl,
     });
     const used = new Set<string>();
     for (const { mailbox, secret } of this.secrets.byMailbox.values()) {

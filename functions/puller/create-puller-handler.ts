@@ -12,9 +12,10 @@ import {
 } from '../core/credentials/secret-sources.js';
 import type { Pop3Client, Pop3ClientOptions } from '../core/pop3/client.js';
 import type { MessageParser } from '../core/pull/message-spool.js';
-import { type PullEvent, parsePullEvent } from '../core/pull/pull-event.js';
+import { parseScheduledEvent, ScheduledEventError } from '../core/pull/pull-event.js';
 import type { PullOptions, RunLogger } from '../core/pull/pull-options.js';
 import { runPull } from '../core/pull/pull-run.js';
+import type { MailboxSettings } from './mailbox-settings.js';
 import type { PullerEnv } from './puller-env.js';
 
 /** The subset of Powertools Metrics used here. */
@@ -51,60 +52,82 @@ export class PullFailedError extends Error {
   }
 }
 
-function pullOptions(event: PullEvent, hardDeadline: number): PullOptions {
+function pullOptions(mailbox: MailboxSettings, hardDeadline: number): PullOptions {
   return {
-    mailboxId: event.mailboxId,
+    mailboxId: mailbox.mailboxId,
     server: {
-      host: event.host,
-      port: event.port,
-      tls: event.tls,
-      insecure: event.insecure,
-      pipelining: event.pipelining,
-      ...(event.caPem ? { ca: event.caPem } : {}),
-      ...(event.pinSha256 ? { pinSha256: event.pinSha256 } : {}),
+      host: mailbox.host,
+      port: mailbox.port,
+      tls: mailbox.tls,
+      insecure: mailbox.insecure,
+      pipelining: mailbox.pipelining,
+      ...(mailbox.caPem ? { ca: mailbox.caPem } : {}),
+      ...(mailbox.pinSha256 ? { pinSha256: mailbox.pinSha256 } : {}),
     },
-    policy: event.policy,
-    ...(event.maxMessageOctets ? { maxMessageOctets: event.maxMessageOctets } : {}),
-    oversize: event.oversize,
-    ...(event.maxMessagesPerRun ? { maxMessagesPerRun: event.maxMessagesPerRun } : {}),
-    ...(event.maxOctetsPerRun ? { maxOctetsPerRun: event.maxOctetsPerRun } : {}),
+    policy: mailbox.policy,
+    ...(mailbox.maxMessageOctets ? { maxMessageOctets: mailbox.maxMessageOctets } : {}),
+    oversize: mailbox.oversize,
+    ...(mailbox.maxMessagesPerRun ? { maxMessagesPerRun: mailbox.maxMessagesPerRun } : {}),
+    ...(mailbox.maxOctetsPerRun ? { maxOctetsPerRun: mailbox.maxOctetsPerRun } : {}),
     hardDeadline,
   };
 }
 
 /**
- * Builds the puller's handler. Adapters and credential providers are created once per container (so an
- * OAuth token is reused across invocations); each invocation validates its event, runs one pull, and
- * reports metrics. A run that needs a human throws, so Lambda's error metric and the DLQ see it; a run
- * that should simply be retried later (server busy, lease held) returns normally.
+ * Builds the handler of one mailbox's puller function. The mailbox (server, secret, policy, limits)
+ * comes from the function's environment, fixed at synth; the event only triggers a run and must name
+ * that same mailbox and nothing else. An event that does not is refused before any secret is read or
+ * connection made, counted as RejectedEvents, and thrown (INVALID_EVENT) so the error alarm and the
+ * dead-letter queue see it.
+ *
+ * Adapters and the credentials provider are created once per container (so an OAuth token is reused
+ * across invocations). A run that needs a human throws too; a run that should simply be retried
+ * later (server busy, lease held) returns normally.
  */
 export function createPullerHandler(deps: PullerDeps) {
   const now = deps.now ?? Date.now;
+  const { mailbox } = deps.env;
   const rawStore = new S3RawStore({ client: deps.s3, bucket: deps.env.bucketName });
   const index = new DynamoMessageIndex({ client: deps.dynamo, tableName: deps.env.tableName });
-  const providers = new Map<string, Promise<CredentialsProvider>>();
+  let provider: Promise<CredentialsProvider> | null = null;
 
-  const credentialsFor = (secretId: string): Promise<CredentialsProvider> => {
-    let provider = providers.get(secretId);
-    if (!provider) {
-      provider = fromSecretsManager(deps.secrets, secretId)
+  const credentials = (): Promise<CredentialsProvider> => {
+    if (provider === null) {
+      const loading = fromSecretsManager(deps.secrets, mailbox.secretId)
         .load()
         .then((secret) => providerFor(secret, deps.fetch ? { fetch: deps.fetch } : {}));
       // A secret that could not be read is read again next time (it may have just been set).
-      provider.catch(() => providers.delete(secretId));
-      providers.set(secretId, provider);
+      loading.catch(() => {
+        if (provider === loading) provider = null;
+      });
+      provider = loading;
     }
     return provider;
   };
 
+  const { metrics } = deps;
+  const refuse = (error: ScheduledEventError): never => {
+    // The dimension is this function's mailbox, never the event's text: a forged event must not
+    // create metric series (or alarms' blind spots) of its own choosing.
+    metrics.addDimension('mailbox', mailbox.mailboxId);
+    metrics.addMetric('RejectedEvents', 'Count', 1);
+    metrics.publishStoredMetrics();
+    deps.logger.error('scheduled event refused', { code: error.code, reason: error.message });
+    throw error;
+  };
+
   return async (event: unknown, context: LambdaContextLike): Promise<RunRecord> => {
-    const request = parsePullEvent(event);
+    try {
+      parseScheduledEvent(event, mailbox.mailboxId);
+    } catch (error) {
+      if (error instanceof ScheduledEventError) refuse(error);
+      throw error;
+    }
     const hardDeadline = now() + context.getRemainingTimeInMillis();
-    const provider = await credentialsFor(request.secretId);
-    const run = await runPull(pullOptions(request, hardDeadline), {
+    const run = await runPull(pullOptions(mailbox, hardDeadline), {
       rawStore,
       index,
-      credentials: provider,
+      credentials: await credentials(),
       createParser: deps.createParser,
       spoolDirectory: deps.env.spoolDirectory,
       now,
@@ -112,8 +135,7 @@ export function createPullerHandler(deps: PullerDeps) {
       logger: deps.logger,
       ...(deps.connect ? { connect: deps.connect } : {}),
     });
-    const { metrics } = deps;
-    metrics.addDimension('mailbox', request.mailboxId);
+    metrics.addDimension('mailbox', mailbox.mailboxId);
     metrics.addMetric('MessagesStored', 'Count', run.counts.stored);
     metrics.addMetric('BytesRetrieved', 'Bytes', run.counts.octets);
     metrics.addMetric('MessagesDeleted', 'Count', run.counts.deleted);

@@ -1,10 +1,21 @@
+import {
+  type MailboxSettings,
+  MailboxSettingsError,
+  parseMailboxSettings,
+} from './mailbox-settings.js';
+
 /** The puller's environment, set by the stack (each variable is paired with the grant that needs it). */
 export interface PullerEnv {
   bucketName: string;
   tableName: string;
   /** Large messages are spooled here before upload (Lambda's /tmp). */
   spoolDirectory: string;
+  /** The one mailbox this function pulls, fixed at synth: no event can change it. */
+  mailbox: MailboxSettings;
 }
+
+/** The variable holding the mailbox's settings as JSON (infra/constructs/puller-function.ts). */
+export const MAILBOX_VARIABLE = 'POPVAULT_MAILBOX';
 
 export class PullerEnvError extends Error {
   override name = 'PullerEnvError';
@@ -21,10 +32,31 @@ function required(env: Record<string, string | undefined>, name: string): string
   return value;
 }
 
+function mailboxOf(env: Record<string, string | undefined>): MailboxSettings {
+  const text = required(env, MAILBOX_VARIABLE);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new PullerEnvError(
+      `environment variable ${MAILBOX_VARIABLE} is not JSON; the popvault stack writes it, so deploy again with "npx cdk deploy" instead of editing it`,
+    );
+  }
+  try {
+    return parseMailboxSettings(json);
+  } catch (error) {
+    if (!(error instanceof MailboxSettingsError)) throw error;
+    throw new PullerEnvError(
+      `environment variable ${MAILBOX_VARIABLE}: ${error.message}; change the mailbox in popvault.config.json and deploy again`,
+    );
+  }
+}
+
 export function loadPullerEnv(env: Record<string, string | undefined>): PullerEnv {
   return {
     bucketName: required(env, 'POPVAULT_BUCKET'),
     tableName: required(env, 'POPVAULT_TABLE'),
     spoolDirectory: env.POPVAULT_SPOOL_DIR || '/tmp',
+    mailbox: mailboxOf(env),
   };
 }

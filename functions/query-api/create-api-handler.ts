@@ -10,9 +10,11 @@ import { handle, type LambdaEvent } from 'hono/aws-lambda';
 import { DynamoMessageIndex } from '../core/archive/dynamodb-message-index.js';
 import type { MessageIndex, RawStore } from '../core/archive/ports.js';
 import { S3RawStore } from '../core/archive/s3-raw-store.js';
-import type { ApiEnv } from './api-env.js';
+import type { ApiAuthorization, ApiEnv } from './api-env.js';
 import { createQueryApp } from './create-query-app.js';
 import type { ApiLogger } from './errors.js';
+import { jwtAccess } from './jwt-access.js';
+import { ALL_MAILBOXES, type MailboxAccess } from './mailbox-access.js';
 
 /**
  * How long a presigned raw-message link works: long enough to start a download of any size (S3 checks
@@ -41,6 +43,8 @@ export interface ApiHandlerDeps {
   store: RawStore;
   rawLink?: (rawKey: string) => Promise<string>;
   logger: ApiLogger;
+  /** Required, so a handler cannot be built that skips the per-mailbox checks by omission. */
+  authorization: ApiAuthorization;
 }
 
 /** The archive adapters as the deployed API uses them; the clients are created once per container. */
@@ -74,9 +78,24 @@ function gatewayRequestId(env: unknown): string | undefined {
   return typeof id === 'string' && id !== '' ? id : undefined;
 }
 
+/** The claims API Gateway's JWT authorizer verified, or null when the event carries none. */
+function verifiedClaims(env: unknown): Record<string, unknown> | null {
+  const claims = (
+    env as { requestContext?: { authorizer?: { jwt?: { claims?: unknown } } } } | undefined
+  )?.requestContext?.authorizer?.jwt?.claims;
+  return typeof claims === 'object' && claims !== null && !Array.isArray(claims)
+    ? (claims as Record<string, unknown>)
+    : null;
+}
+
+function accessFor(authorization: ApiAuthorization): (c: { env: unknown }) => MailboxAccess {
+  if (authorization.kind === 'iam') return () => ALL_MAILBOXES;
+  return (c) => jwtAccess(verifiedClaims(c.env), authorization);
+}
+
 /**
- * Builds the query API's Lambda handler (API Gateway HTTP API, payload v2). Authorization is API
- * Gateway's (IAM or JWT), so the app runs without its own.
+ * Builds the query API's Lambda handler (API Gateway HTTP API, payload v2). API Gateway authenticates
+ * (IAM or JWT); with JWT the app also limits each request to the mailboxes the token names.
  */
 export function createApiHandler(
   deps: ApiHandlerDeps,
@@ -86,6 +105,7 @@ export function createApiHandler(
     store: deps.store,
     ...(deps.rawLink ? { rawLink: deps.rawLink } : {}),
     logger: deps.logger,
+    access: accessFor(deps.authorization),
     maxBodyOctets: LAMBDA_MAX_BODY_OCTETS,
     requestId: (c) => gatewayRequestId(c.env),
   });

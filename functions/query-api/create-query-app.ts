@@ -1,8 +1,8 @@
 /**
  * The query API: read-only JSON over the archive ports, plus the raw message and its attachments.
- * The app is built from its dependencies (an index, a raw store, optionally a presigner and a bearer
- * token), so the same app serves Lambda behind API Gateway, a local `popvault serve`, and tests that
- * call `app.request()` in-process.
+ * The app is built from its dependencies (an index, a raw store, optionally a presigner, a bearer
+ * token, and which mailboxes each caller may read), so the same app serves Lambda behind API Gateway,
+ * a local `popvault serve`, and tests that call `app.request()` in-process.
  *
  * Mail is hostile content served from our origin, so every response is `no-store` and `nosniff`, and
  * message bytes are only ever offered as downloads: a message or attachment rendered by the browser
@@ -23,7 +23,14 @@ import type {
 } from '../core/archive/ports.js';
 import { readAttachment } from '../core/message/attachment-reader.js';
 import { sanitizeFilename } from '../core/message/filenames.js';
-import { ApiError, type ApiLogger, errorResponse } from './errors.js';
+import {
+  ApiError,
+  type ApiLogger,
+  errorResponse,
+  mailboxNotFound,
+  messageNotFound,
+} from './errors.js';
+import { ALL_MAILBOXES, canRead, type MailboxAccess } from './mailbox-access.js';
 import { openApiDocument } from './openapi.js';
 import {
   DEFAULT_MESSAGE_LIMIT,
@@ -52,8 +59,14 @@ export interface QueryAppDeps {
    * it, so large messages never pass through the API (Lambda could not return them anyway).
    */
   rawLink?: (rawKey: string) => Promise<string>;
-  /** For local serving. In AWS, API Gateway authorizes (IAM or JWT) and the app does not. */
+  /** For local serving. In AWS, API Gateway authenticates (IAM or JWT) and the app does not. */
   auth?: { bearerToken: string };
+  /**
+   * Which mailboxes the request may read (mailbox-access.ts); may throw an ApiError to refuse the
+   * request outright. Unset: every mailbox, which is right for the archive's owner (`popvault serve`)
+   * and nowhere else; the Lambda handler always sets it.
+   */
+  access?: (c: Context) => MailboxAccess;
   /** Where unexpected failures go with their details; clients only ever see a request id. */
   logger?: ApiLogger;
   /**
@@ -65,7 +78,7 @@ export interface QueryAppDeps {
   requestId?: (c: Context) => string | undefined;
 }
 
-type AppEnv = { Variables: { requestId: string } };
+type AppEnv = { Variables: { requestId: string; access: MailboxAccess } };
 
 /** The routes, in Hono's syntax; openapi.ts documents each (the tests hold the two together). */
 export const ROUTES = {
@@ -77,6 +90,12 @@ export const ROUTES = {
   message: '/messages/:id',
   raw: '/messages/:id/raw',
   attachment: '/messages/:id/attachments/:n',
+  // The same three with the mailbox in the path, so that an IAM policy can grant one mailbox's
+  // messages (".../GET/mailboxes/work/*"); the routes above name no mailbox, so an IAM grant of them
+  // is a grant of the whole archive.
+  mailboxMessage: '/mailboxes/:mailboxId/messages/:id',
+  mailboxRaw: '/mailboxes/:mailboxId/messages/:id/raw',
+  mailboxAttachment: '/mailboxes/:mailboxId/messages/:id/attachments/:n',
 } as const;
 
 /**
@@ -371,19 +390,37 @@ export function createQueryApp(deps: QueryAppDeps) {
     c.res.headers.set('X-Request-Id', c.get('requestId'));
   });
   if (deps.auth) app.use('*', bearerAuth(deps.auth.bearerToken));
+  // After authentication, before any route: a token the app cannot read is refused here, for every
+  // path, and every route reads the answer from the context.
+  app.use('*', async (c, next) => {
+    c.set('access', deps.access ? deps.access(c) : ALL_MAILBOXES);
+    await next();
+  });
 
+  const mayRead = (c: Context<AppEnv>, mailboxId: string) => canRead(c.get('access'), mailboxId);
+
+  /** The path's mailbox, checked against the caller's grant before the index is asked about it. */
   const requireMailbox = async (c: Context<AppEnv>): Promise<string> => {
     const mailboxId = parseMailboxId(c.req.param('mailboxId') ?? '');
-    if ((await index.getMailbox(mailboxId)) === null) {
-      throw new ApiError(404, 'MAILBOX_NOT_FOUND', `no mailbox ${JSON.stringify(mailboxId)}`);
+    if (!mayRead(c, mailboxId) || (await index.getMailbox(mailboxId)) === null) {
+      throw mailboxNotFound(mailboxId);
     }
     return mailboxId;
   };
 
+  /**
+   * The message the path's id names. On the mailbox-scoped routes the id must name a message of the
+   * path's mailbox: otherwise a caller granted /mailboxes/A/* by IAM could read B's mail with B's id.
+   */
   const requireMessage = async (c: Context<AppEnv>): Promise<MessageRecord> => {
+    const pathMailbox = c.req.param('mailboxId');
+    const mailboxId = pathMailbox === undefined ? undefined : parseMailboxId(pathMailbox);
     const ref = decodeMessageRef(c.req.param('id') ?? '');
+    if ((mailboxId !== undefined && ref.mailboxId !== mailboxId) || !mayRead(c, ref.mailboxId)) {
+      throw messageNotFound();
+    }
     const record = await index.getMessage(ref.mailboxId, ref.messageKey);
-    if (record === null) throw new ApiError(404, 'MESSAGE_NOT_FOUND', 'no message has this id');
+    if (record === null) throw messageNotFound();
     return record;
   };
 
@@ -425,7 +462,8 @@ export function createQueryApp(deps: QueryAppDeps) {
   app.get(ROUTES.mailboxes, async (c) => {
     readQuery(c.req.url, []);
     const mailboxes = await index.listMailboxes();
-    return c.json({ items: mailboxes.map(mailboxItem) });
+    const visible = mailboxes.filter((mailbox) => mayRead(c, mailbox.mailboxId));
+    return c.json({ items: visible.map(mailboxItem) });
   });
 
   app.get(ROUTES.mailboxMessages, async (c) => {
@@ -499,7 +537,10 @@ export function createQueryApp(deps: QueryAppDeps) {
         'messageId is required: /messages?messageId=<id@example.com>',
       );
     }
-    const records = await index.findByMessageId(parseMessageIdQuery(value));
+    // Filtered before the cap, so `truncated` and the items say nothing of mailboxes not granted.
+    const records = (await index.findByMessageId(parseMessageIdQuery(value))).filter((record) =>
+      mayRead(c, record.mailboxId),
+    );
     const sortDate = (r: MessageRecord) => r.date ?? r.archivedAt;
     records.sort(
       (a, b) =>
@@ -513,12 +554,14 @@ export function createQueryApp(deps: QueryAppDeps) {
     });
   });
 
-  app.get(ROUTES.message, async (c) => {
+  const getMessage = async (c: Context<AppEnv>) => {
     readQuery(c.req.url, []);
     return c.json(messageDetail(await requireMessage(c)));
-  });
+  };
+  app.get(ROUTES.message, getMessage);
+  app.get(ROUTES.mailboxMessage, getMessage);
 
-  app.get(ROUTES.raw, async (c) => {
+  const getRaw = async (c: Context<AppEnv>) => {
     readQuery(c.req.url, []);
     const record = await requireMessage(c);
     if (rawLink) return c.redirect(await rawLink(record.rawKey), 302);
@@ -536,9 +579,11 @@ export function createQueryApp(deps: QueryAppDeps) {
     const checked = verifying(record, 'the raw message');
     pipeline(body, checked, () => {});
     return stream(c, checked, headers);
-  });
+  };
+  app.get(ROUTES.raw, getRaw);
+  app.get(ROUTES.mailboxRaw, getRaw);
 
-  app.get(ROUTES.attachment, async (c) => {
+  const getAttachment = async (c: Context<AppEnv>) => {
     readQuery(c.req.url, []);
     const position = parseAttachmentIndex(c.req.param('n') ?? '');
     const record = await requireMessage(c);
@@ -564,7 +609,9 @@ export function createQueryApp(deps: QueryAppDeps) {
     if (c.req.method === 'HEAD') return c.body(null, 200, headers);
     const content = await openAttachment(await store.get(record.rawKey), position, attachment);
     return stream(c, content, headers);
-  });
+  };
+  app.get(ROUTES.attachment, getAttachment);
+  app.get(ROUTES.mailboxAttachment, getAttachment);
 
   // Every path answers other methods with 405, not 404: the resource exists, the method does not.
   for (const path of Object.values(ROUTES)) {

@@ -18,6 +18,11 @@ export type ApiErrorCode =
   | 'UNAUTHORIZED'
   /** A bearer token that is not the configured one. */
   | 'INVALID_TOKEN'
+  /**
+   * A valid JWT that does not carry what this deployment requires (a required scope, or the claim
+   * naming the caller's mailboxes): a problem with how the token was issued, not with a mailbox.
+   */
+  | 'FORBIDDEN'
   /** No route has this path. */
   | 'ROUTE_NOT_FOUND'
   /** The path exists, but only for GET (and HEAD). */
@@ -70,6 +75,31 @@ export interface ErrorBody {
 export interface ApiLogger {
   warn(message: string, attributes?: Record<string, unknown>): void;
   error(message: string, attributes?: Record<string, unknown>): void;
+}
+
+/**
+ * The answer for a mailbox the caller may not read is the answer for one that does not exist: a 403
+ * would confirm to a caller of mailbox A that mailbox B is there (mailbox ids are often addresses),
+ * and a message id that decodes to B would confirm B holds that message. Every route builds its
+ * "not found" through these two, so "not allowed" and "not there" cannot drift apart.
+ */
+export function mailboxNotFound(mailboxId: string): ApiError {
+  return new ApiError(404, 'MAILBOX_NOT_FOUND', `no mailbox ${JSON.stringify(mailboxId)}`);
+}
+
+export function messageNotFound(): ApiError {
+  return new ApiError(404, 'MESSAGE_NOT_FOUND', 'no message has this id');
+}
+
+/**
+ * A JWT that passed API Gateway's checks but lacks what the app requires. 403 with RFC 6750's
+ * `insufficient_scope`: retrying with the same token cannot help, a token issued differently can.
+ * `what` names the missing scope or claim, never a value from the token.
+ */
+export function forbidden(what: string): ApiError {
+  return new ApiError(403, 'FORBIDDEN', what, {
+    headers: { 'WWW-Authenticate': 'Bearer realm="popvault", error="insufficient_scope"' },
+  });
 }
 
 /** How long a client should wait after SERVICE_UNAVAILABLE: DynamoDB and S3 throttling clears in seconds. */

@@ -111,6 +111,7 @@ const errors = (...statuses: Array<'400' | '404' | '422'>): Record<string, Respo
   const names = { '400': 'BadRequest', '404': 'NotFound', '422': 'TooLarge' } as const;
   const out: Record<string, ResponseOrRef> = {
     '401': ref('responses', 'Unauthorized'),
+    '403': ref('responses', 'Forbidden'),
     '405': ref('responses', 'MethodNotAllowed'),
     '500': ref('responses', 'InternalError'),
     '503': ref('responses', 'Unavailable'),
@@ -145,13 +146,83 @@ const messageIdProperty: SchemaObject = {
     'Opaque id of the message in this API (use it in /messages/{id} URLs); not the Message-ID header.',
 };
 
+const getMessageOperation: OperationObject = {
+  operationId: 'getMessage',
+  summary: "A message's metadata, attachment list and snippet",
+  tags: ['messages'],
+  parameters: [ref('parameters', 'MessageId')],
+  responses: { '200': json('MessageDetail', 'The message'), ...errors('400', '404') },
+};
+
+const rawMessageOperation: OperationObject = {
+  operationId: 'getRawMessage',
+  summary: 'The exact archived bytes (RFC 5322)',
+  description:
+    'Where the deployment can presign links (AWS), a 302 to a link valid for 5 minutes; otherwise the bytes themselves.',
+  tags: ['messages'],
+  parameters: [ref('parameters', 'MessageId')],
+  responses: {
+    '200': {
+      description: 'The raw message, byte for byte as archived',
+      headers: downloadHeaders,
+      content: {
+        'message/rfc822': { schema: { type: 'string', contentMediaType: 'message/rfc822' } },
+      },
+    },
+    '302': {
+      description: 'A short-lived link to the raw message',
+      headers: { Location: { schema: { type: 'string', format: 'uri' } } },
+    },
+    ...errors('400', '404', '422'),
+  },
+};
+
+const attachmentOperation: OperationObject = {
+  operationId: 'getAttachment',
+  summary: 'One attachment, decoded',
+  description:
+    'Served with its recorded content type, except types a browser could execute (HTML, SVG, XML, JavaScript...), which are served as application/octet-stream. Always a download.',
+  tags: ['messages'],
+  parameters: [
+    ref('parameters', 'MessageId'),
+    {
+      name: 'n',
+      in: 'path',
+      required: true,
+      description: "0-based position in the message's `attachments` list.",
+      schema: { type: 'integer', minimum: 0, maximum: MAX_ATTACHMENTS_LISTED - 1 },
+    },
+  ],
+  responses: {
+    '200': {
+      description: 'The decoded attachment',
+      headers: downloadHeaders,
+      content: { '*/*': { schema: { type: 'string' } } },
+    },
+    ...errors('400', '404', '422'),
+  },
+};
+
+/**
+ * The mailbox-scoped twin of a message route: the same operation with the mailbox in the path, so an
+ * IAM policy can grant one mailbox's messages. The id must name a message of that mailbox.
+ */
+function inMailbox(operation: OperationObject): OperationObject {
+  return {
+    ...operation,
+    operationId: `${operation.operationId}InMailbox`,
+    summary: `${operation.summary}, in one mailbox`,
+    parameters: [ref('parameters', 'MailboxId'), ...(operation.parameters ?? [])],
+  };
+}
+
 export const openApiDocument: OpenApiDocument = {
   openapi: '3.1.0',
   info: {
     title: 'popvault query API',
     version: '1.0.0',
     description:
-      'Read-only access to archived POP3 mail. Served locally it requires a bearer token; in AWS, API Gateway authorizes (IAM or JWT) and the app does not. Every response is `Cache-Control: no-store`. Errors are `{ "error": { "code", "message" } }`, with a `requestId` on 5xx.',
+      'Read-only access to archived POP3 mail. Served locally it requires a bearer token and serves every mailbox. In AWS, API Gateway authenticates (IAM or JWT). With IAM, the caller\'s policy grants paths: `/mailboxes/{mailboxId}/...` names one mailbox, while `/mailboxes`, `/messages` and `/messages/{id}/...` span the archive. With JWT, the token\'s mailboxes claim names the mailboxes it may read, on every route; a mailbox or message outside it is answered exactly like one that does not exist (404). Every response is `Cache-Control: no-store`. Errors are `{ "error": { "code", "message" } }`, with a `requestId` on 5xx.',
   },
   security: [{ bearerAuth: [] }, {}],
   paths: {
@@ -278,66 +349,12 @@ export const openApiDocument: OpenApiDocument = {
         },
       },
     },
-    '/messages/{id}': {
-      get: {
-        operationId: 'getMessage',
-        summary: "A message's metadata, attachment list and snippet",
-        tags: ['messages'],
-        parameters: [ref('parameters', 'MessageId')],
-        responses: { '200': json('MessageDetail', 'The message'), ...errors('400', '404') },
-      },
-    },
-    '/messages/{id}/raw': {
-      get: {
-        operationId: 'getRawMessage',
-        summary: 'The exact archived bytes (RFC 5322)',
-        description:
-          'Where the deployment can presign links (AWS), a 302 to a link valid for 5 minutes; otherwise the bytes themselves.',
-        tags: ['messages'],
-        parameters: [ref('parameters', 'MessageId')],
-        responses: {
-          '200': {
-            description: 'The raw message, byte for byte as archived',
-            headers: downloadHeaders,
-            content: {
-              'message/rfc822': { schema: { type: 'string', contentMediaType: 'message/rfc822' } },
-            },
-          },
-          '302': {
-            description: 'A short-lived link to the raw message',
-            headers: { Location: { schema: { type: 'string', format: 'uri' } } },
-          },
-          ...errors('400', '404', '422'),
-        },
-      },
-    },
-    '/messages/{id}/attachments/{n}': {
-      get: {
-        operationId: 'getAttachment',
-        summary: 'One attachment, decoded',
-        description:
-          'Served with its recorded content type, except types a browser could execute (HTML, SVG, XML, JavaScript...), which are served as application/octet-stream. Always a download.',
-        tags: ['messages'],
-        parameters: [
-          ref('parameters', 'MessageId'),
-          {
-            name: 'n',
-            in: 'path',
-            required: true,
-            description: "0-based position in the message's `attachments` list.",
-            schema: { type: 'integer', minimum: 0, maximum: MAX_ATTACHMENTS_LISTED - 1 },
-          },
-        ],
-        responses: {
-          '200': {
-            description: 'The decoded attachment',
-            headers: downloadHeaders,
-            content: { '*/*': { schema: { type: 'string' } } },
-          },
-          ...errors('400', '404', '422'),
-        },
-      },
-    },
+    '/messages/{id}': { get: getMessageOperation },
+    '/messages/{id}/raw': { get: rawMessageOperation },
+    '/messages/{id}/attachments/{n}': { get: attachmentOperation },
+    '/mailboxes/{mailboxId}/messages/{id}': { get: inMailbox(getMessageOperation) },
+    '/mailboxes/{mailboxId}/messages/{id}/raw': { get: inMailbox(rawMessageOperation) },
+    '/mailboxes/{mailboxId}/messages/{id}/attachments/{n}': { get: inMailbox(attachmentOperation) },
   },
   components: {
     securitySchemes: {
@@ -372,7 +389,17 @@ export const openApiDocument: OpenApiDocument = {
         ...json('Error', 'No bearer token, or the wrong one (local serving)'),
         headers: { 'WWW-Authenticate': { schema: { type: 'string' } } },
       },
-      NotFound: json('Error', 'No such mailbox, message, attachment or route'),
+      Forbidden: {
+        ...json(
+          'Error',
+          'JWT: the token lacks a required scope, or the claim naming its mailboxes; the message says which',
+        ),
+        headers: { 'WWW-Authenticate': { schema: { type: 'string' } } },
+      },
+      NotFound: json(
+        'Error',
+        'No such mailbox, message, attachment or route, or a mailbox or message the caller may not read (answered alike, so existence is not revealed)',
+      ),
       MethodNotAllowed: json('Error', 'Only GET and HEAD are served'),
       TooLarge: json(
         'Error',
@@ -400,6 +427,7 @@ export const openApiDocument: OpenApiDocument = {
                 enum: [
                   'UNAUTHORIZED',
                   'INVALID_TOKEN',
+                  'FORBIDDEN',
                   'ROUTE_NOT_FOUND',
                   'METHOD_NOT_ALLOWED',
                   'UNKNOWN_PARAMETER',

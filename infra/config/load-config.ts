@@ -10,7 +10,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { MAILBOX_ID } from '../../functions/core/archive/mailbox-id.js';
-import { PullEventError, parsePullEvent } from '../../functions/core/pull/pull-event.js';
+import {
+  MailboxSettingsError,
+  parseMailboxSettings,
+} from '../../functions/puller/mailbox-settings.js';
 import { type ParsedSchedule, parseSchedule, ScheduleError } from './schedule.js';
 
 export type TlsMode = 'implicit' | 'starttls' | 'none';
@@ -53,7 +56,17 @@ export interface ArchiveConfig {
   accessLogDays: number;
 }
 
-export type ApiAuth = { kind: 'iam' } | { kind: 'jwt'; issuer: string; audience: string[] };
+export type ApiAuth =
+  | { kind: 'iam' }
+  | {
+      kind: 'jwt';
+      issuer: string;
+      audience: string[];
+      /** Scopes every token must carry (API Gateway checks for one of them, the app for all). */
+      requiredScopes: string[];
+      /** The claim naming the mailboxes a token may read (functions/query-api/jwt-access.ts). */
+      mailboxesClaim: string;
+    };
 
 export interface ApiConfig {
   auth: ApiAuth;
@@ -115,6 +128,7 @@ export const DEFAULTS = {
     rateLimit: 10,
     burstLimit: 20,
     accessLogRetentionDays: 90,
+    mailboxesClaim: 'popvault_mailboxes',
   },
   puller: {
     // Spooled attachments are streamed and the parser holds no bodies, but the SDK buffers upload
@@ -149,6 +163,13 @@ const ARCHIVE_FIELDS = [
   'accessLogDays',
 ];
 const API_FIELDS = ['auth', 'jwt', 'throttle', 'accessLogRetentionDays'];
+const JWT_FIELDS = ['issuer', 'audience', 'requiredScopes', 'mailboxesClaim'];
+/** RFC 6749's scope-token: printable ASCII but space, '"' and '\'. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+/** Claim names: printable ASCII without spaces (URIs included, as Auth0 requires for custom claims). */
+const CLAIM_NAME = /^[\x21-\x7e]{1,256}$/;
+/** Registered claims that already mean something else, so they cannot name mailboxes. */
+const RESERVED_CLAIMS = ['iss', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'scp'];
 const PULLER_FIELDS = ['memoryMiB', 'timeoutSeconds', 'maxConcurrency', 'logRetentionDays'];
 const ALARM_FIELDS = ['email', 'missedRunPeriods'];
 const MAILBOX_FIELDS = [
@@ -396,6 +417,45 @@ function readArchive(top: Reader): ArchiveConfig {
   };
 }
 
+function readRequiredScopes(jwt: Reader): string[] {
+  const scopes = jwt.value.requiredScopes ?? [];
+  const fix =
+    'list the OAuth scopes every token must carry, e.g. ["popvault/read"], or [] for none';
+  if (!Array.isArray(scopes)) {
+    jwt.fail('requiredScopes', `must be a list of scopes, got ${describe(scopes)}`, fix);
+  }
+  for (const scope of scopes) {
+    if (typeof scope !== 'string' || !SCOPE_TOKEN.test(scope)) {
+      jwt.fail(
+        'requiredScopes',
+        `holds ${describe(scope)}, which is not an OAuth scope (printable ASCII without spaces, quotes or backslashes)`,
+        fix,
+      );
+    }
+  }
+  const duplicate = scopes.find((scope, i) => scopes.indexOf(scope) !== i);
+  if (duplicate !== undefined) {
+    jwt.fail('requiredScopes', `lists ${describe(duplicate)} twice`, 'list each scope once');
+  }
+  return scopes as string[];
+}
+
+function readMailboxesClaim(jwt: Reader): string {
+  const fix = `name the token claim that lists the caller's mailbox ids, e.g. "${DEFAULTS.api.mailboxesClaim}"`;
+  const claim = jwt.string('mailboxesClaim', DEFAULTS.api.mailboxesClaim, fix);
+  if (!CLAIM_NAME.test(claim)) {
+    jwt.fail(
+      'mailboxesClaim',
+      `must be 1-256 printable characters without spaces, got ${describe(claim)}`,
+      fix,
+    );
+  }
+  if (RESERVED_CLAIMS.includes(claim)) {
+    jwt.fail('mailboxesClaim', `is "${claim}", a registered claim with its own meaning`, fix);
+  }
+  return claim;
+}
+
 function readApi(top: Reader): ApiConfig {
   const r = top.child('api', API_FIELDS) ?? Reader.object(top.source, 'api', {}, []);
   const kind = r.choice(
@@ -405,7 +465,7 @@ function readApi(top: Reader): ApiConfig {
     '"iam" (callers sign with SigV4, the default) or "jwt" (with api.jwt.issuer and api.jwt.audience)',
   );
   let auth: ApiAuth = { kind: 'iam' };
-  const jwt = r.child('jwt', ['issuer', 'audience']);
+  const jwt = r.child('jwt', JWT_FIELDS);
   if (kind === 'iam' && jwt) {
     r.fail('jwt', 'is set but api.auth is "iam"', 'set api.auth to "jwt", or remove api.jwt');
   }
@@ -441,7 +501,13 @@ function readApi(top: Reader): ApiConfig {
         'list the client ids or "aud" values to accept, e.g. ["popvault-cli"]',
       );
     }
-    auth = { kind: 'jwt', issuer, audience: audience as string[] };
+    auth = {
+      kind: 'jwt',
+      issuer,
+      audience: audience as string[],
+      requiredScopes: readRequiredScopes(jwt),
+      mailboxesClaim: readMailboxesClaim(jwt),
+    };
   }
   const throttle = r.child('throttle', ['rateLimit', 'burstLimit']);
   const rateLimit =
@@ -710,14 +776,15 @@ function readMailbox(source: string, index: number, value: unknown): MailboxConf
     secretKmsKeyArn,
     alarmEmail,
   };
-  // The puller validates its event with this same function: whatever passes here runs there.
+  // The puller validates its settings with this same function at cold start: whatever passes here
+  // runs there.
   try {
-    parsePullEvent(
-      pullEventInput(mailbox, 'arn:aws:secretsmanager:us-east-1:000000000000:secret:check'),
+    parseMailboxSettings(
+      mailboxSettingsInput(mailbox, 'arn:aws:secretsmanager:us-east-1:000000000000:secret:check'),
     );
   } catch (error) {
-    if (!(error instanceof PullEventError)) throw error;
-    const parts = /^event field "([^"]+)" (.*?); (.*)$/s.exec(error.message);
+    if (!(error instanceof MailboxSettingsError)) throw error;
+    const parts = /^mailbox setting "([^"]+)" (.*?); (.*)$/s.exec(error.message);
     const field = parts?.[1] ?? 'id';
     r.fail(
       field === 'mailboxId' ? 'id' : field,
@@ -729,10 +796,14 @@ function readMailbox(source: string, index: number, value: unknown): MailboxConf
 }
 
 /**
- * The scheduled event for one mailbox: exactly the object `parsePullEvent` accepts, with the secret's
- * id but never its value. Unset options are left out rather than sent as null.
+ * One mailbox's settings as its puller function gets them at deploy (POPVAULT_MAILBOX): exactly the
+ * object `parseMailboxSettings` accepts, with the secret's id but never its value. Unset options are
+ * left out rather than written as null.
  */
-export function pullEventInput(mailbox: MailboxConfig, secretId: string): Record<string, unknown> {
+export function mailboxSettingsInput(
+  mailbox: MailboxConfig,
+  secretId: string,
+): Record<string, unknown> {
   const event: Record<string, unknown> = {
     mailboxId: mailbox.id,
     host: mailbox.host,

@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -19,7 +19,8 @@ export const METRIC_SERVICE = 'puller';
 export interface ArchiveAlarmsProps {
   config: AlarmsConfig;
   mailboxes: readonly MailboxConfig[];
-  puller: lambda.IFunction;
+  /** Each mailbox's own puller function, by mailbox id. */
+  pullers: ReadonlyMap<string, lambda.IFunction>;
   deadLetterQueue: sqs.IQueue;
 }
 
@@ -27,8 +28,9 @@ export interface ArchiveAlarmsProps {
  * Alarms to one SNS topic (plus a per-mailbox topic for mailboxes with their own `alarmEmail`), and a
  * dashboard of runs, messages and bytes.
  *
- * Stack-wide: any puller error in 5 minutes; anything in the dead-letter queue.
- * Per mailbox: no successful run for `alarms.missedRunPeriods` scheduled runs (missing data counts
+ * Stack-wide: anything in the dead-letter queue.
+ * Per mailbox: any error of its puller function in 5 minutes (a failed run, or a refused event);
+ * no successful run for `alarms.missedRunPeriods` scheduled runs (missing data counts
  * as missed, so a puller that never runs alarms too); a credential failure; a run whose received
  * sizes disagreed with LIST for many messages (RunSession.sizesSuspect); for policy "delete",
  * mail left on the server growing over `missedRunPeriods` runs in a row.
@@ -40,20 +42,11 @@ export class ArchiveAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: ArchiveAlarmsProps) {
     super(scope, id);
-    const { config, mailboxes, puller } = props;
+    const { config, mailboxes, pullers } = props;
 
     this.topic = this.newTopic('Topic', 'popvault alarms', config.email);
     const stackWide = new actions.SnsAction(this.topic);
 
-    const errors = new cloudwatch.Alarm(this, 'PullerErrors', {
-      alarmDescription:
-        'popvault: a pull run failed (bad event, credentials, permanent server or storage error). See the puller log and the dead-letter queue.',
-      metric: puller.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
     const dlq = new cloudwatch.Alarm(this, 'DeadLetters', {
       alarmDescription:
         'popvault: an invocation ended in the dead-letter queue (failed, expired while throttled, or undeliverable). Read the message for the event and error.',
@@ -66,10 +59,8 @@ export class ArchiveAlarms extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    for (const alarm of [errors, dlq]) {
-      alarm.addAlarmAction(stackWide);
-      this.alarms.push(alarm);
-    }
+    dlq.addAlarmAction(stackWide);
+    this.alarms.push(dlq);
 
     for (const mailbox of mailboxes) {
       const targets = [stackWide];
@@ -81,29 +72,40 @@ export class ArchiveAlarms extends Construct {
         );
         targets.push(new actions.SnsAction(own));
       }
-      for (const alarm of this.mailboxAlarms(mailbox, config)) {
+      const puller = pullers.get(mailbox.id);
+      if (!puller) throw new Error(`mailbox ${mailbox.id} has no puller function`);
+      for (const alarm of this.mailboxAlarms(mailbox, config, puller)) {
         for (const target of targets) alarm.addAlarmAction(target);
         this.alarms.push(alarm);
       }
     }
 
-    this.dashboard = this.newDashboard(mailboxes, puller, props.deadLetterQueue);
+    this.dashboard = this.newDashboard(mailboxes, pullers, props.deadLetterQueue);
   }
 
   private newTopic(id: string, displayName: string, email: string | null): sns.Topic {
     const topic = new sns.Topic(this, id, { displayName, enforceSSL: true });
-    Validations.of(topic).acknowledge({
-      id: 'AwsSolutions-SNS2',
-      reason:
-        'Alarm notifications carry alarm names and metric values, never mail. CloudWatch cannot publish to a topic under the AWS-managed SNS key, and a customer key would cost more than the rest of the stack at rest.',
-    });
     if (email !== null) topic.addSubscription(new subscriptions.EmailSubscription(email));
     return topic;
   }
 
-  private mailboxAlarms(mailbox: MailboxConfig, config: AlarmsConfig): cloudwatch.Alarm[] {
+  private mailboxAlarms(
+    mailbox: MailboxConfig,
+    config: AlarmsConfig,
+    puller: lambda.IFunction,
+  ): cloudwatch.Alarm[] {
     const window = missedRunWindow(mailbox, config.missedRunPeriods);
     const alarms: cloudwatch.Alarm[] = [];
+    alarms.push(
+      new cloudwatch.Alarm(this, `PullerErrors-${mailbox.id}`, {
+        alarmDescription: `popvault: the puller of mailbox ${mailbox.id} failed (credentials, permanent server or storage error, or a refused event: see RejectedEvents). See its log and the dead-letter queue.`,
+        metric: puller.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
     alarms.push(
       new cloudwatch.Alarm(this, `MissedRuns-${mailbox.id}`, {
         alarmDescription: `popvault: no successful pull of mailbox ${mailbox.id} for ${config.missedRunPeriods} scheduled runs (about ${Math.round(window.spanMinutes / 6) / 10} hours). Check credentials (put-secret-value), the server, and the run records.`,
@@ -168,7 +170,7 @@ export class ArchiveAlarms extends Construct {
 
   private newDashboard(
     mailboxes: readonly MailboxConfig[],
-    puller: lambda.IFunction,
+    pullers: ReadonlyMap<string, lambda.IFunction>,
     deadLetterQueue: sqs.IQueue,
   ): cloudwatch.Dashboard {
     const perMailbox = (name: string, statistic: string) =>
@@ -184,10 +186,10 @@ export class ArchiveAlarms extends Construct {
       graph('Runs told to retry later', perMailbox('RunsRetryLater', 'Sum')),
       graph(
         'Puller errors and throttles',
-        [
-          puller.metricErrors({ period: Duration.hours(1) }),
-          puller.metricThrottles({ period: Duration.hours(1) }),
-        ],
+        [...pullers].flatMap(([mailboxId, puller]) => [
+          puller.metricErrors({ period: Duration.hours(1), label: `${mailboxId} errors` }),
+          puller.metricThrottles({ period: Duration.hours(1), label: `${mailboxId} throttles` }),
+        ]),
         [deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.hours(1) })],
       ),
     );

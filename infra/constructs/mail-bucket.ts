@@ -3,8 +3,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
+import { encodeKeySegment } from '../../functions/core/archive/raw-object-key.js';
 import type { ArchiveConfig, StorageClassName } from '../config/load-config.js';
 import { acknowledgeWildcardResource, nagArnOf } from './nag.js';
+
+/** Every raw object's key starts with this (rawObjectKey). */
+const RAW_PREFIX = 'raw/';
 
 export interface MailBucketProps {
   archive: ArchiveConfig;
@@ -106,30 +110,49 @@ export class MailBucket extends Construct {
   }
 
   /**
-   * What the pull run needs: create-only PutObject (also covers CreateMultipartUpload, UploadPart and
-   * CompleteMultipartUpload), abort and list its own multipart uploads, and ListBucket so a HeadObject
-   * of a missing key answers 404 rather than 403. Never DeleteObject, never GetObject.
+   * What one mailbox's pull run needs, and only under that mailbox's own `raw/<mailbox>/` prefix:
+   * - PutObject and CompleteMultipartUpload only with `If-None-Match` (the `s3:if-none-match`
+   *   condition key is present), so the policy itself makes the writes create-only: no role
+   *   credentials, however obtained, can overwrite archived mail;
+   * - CreateMultipartUpload and UploadPart, which S3 also authorises as s3:PutObject but which carry
+   *   no conditional header (`s3:ObjectCreationOperation` is false for them), and which create
+   *   nothing until a conditional Complete;
+   * - AbortMultipartUpload, for its own failed uploads.
+   * Never GetObject, DeleteObject or ListBucket: the store reads nothing back (see
+   * functions/core/archive/s3-raw-store.ts). The key layout is rawObjectKey's.
    */
-  grantPullerWrite(grantee: iam.IGrantable): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(
+  grantPullerWrite(grantee: iam.IGrantable, mailboxId: string): void {
+    const objects = this.bucket.arnForObjects(`${RAW_PREFIX}${encodeKeySegment(mailboxId)}/*`);
+    const principal = grantee.grantPrincipal;
+    principal.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        sid: 'PutRawMail',
-        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-        resources: [this.bucket.arnForObjects('*')],
+        sid: 'CreateRawMailOnly',
+        actions: ['s3:PutObject'],
+        resources: [objects],
+        conditions: { Null: { 's3:if-none-match': 'false' } },
       }),
     );
-    grantee.grantPrincipal.addToPrincipalPolicy(
+    principal.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        sid: 'HeadMissingKeyAs404',
-        actions: ['s3:ListBucket'],
-        resources: [this.bucket.bucketArn],
+        sid: 'UploadRawMailParts',
+        actions: ['s3:PutObject'],
+        resources: [objects],
+        conditions: { Bool: { 's3:ObjectCreationOperation': 'false' } },
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'AbortRawMailUploads',
+        actions: ['s3:AbortMultipartUpload'],
+        resources: [objects],
       }),
     );
     // Multipart uploads to SSE-KMS need Decrypt as well as GenerateDataKey.
     this.grantKey(grantee, ['kms:GenerateDataKey', 'kms:Decrypt']);
-    this.acknowledgeObjectWildcard(
-      grantee,
-      'Object keys are content digests known only at run time, so writes must cover every key of this one bucket. No read or delete is granted; the puller writes create-only (If-None-Match on every PutObject and CompleteMultipartUpload), and versioning keeps any overwritten version.',
+    acknowledgeWildcardResource(
+      principal as unknown as IConstruct,
+      `${nagArnOf(this.bucket)}/${RAW_PREFIX}${encodeKeySegment(mailboxId)}/*`,
+      "Object keys are content digests known only at run time, so writes must cover every key under this one mailbox's prefix. No read, list or delete is granted, and the policy allows creating objects only with If-None-Match (create-only).",
     );
   }
 
@@ -139,21 +162,14 @@ export class MailBucket extends Construct {
       new iam.PolicyStatement({
         sid: 'ReadRawMail',
         actions: ['s3:GetObject'],
-        resources: [this.bucket.arnForObjects('*')],
+        resources: [this.bucket.arnForObjects(`${RAW_PREFIX}*`)],
       }),
     );
     this.grantKey(grantee, ['kms:Decrypt']);
-    this.acknowledgeObjectWildcard(
-      grantee,
-      'The API serves any archived message of this one bucket by its content-digest key; GetObject is its only S3 action.',
-    );
-  }
-
-  private acknowledgeObjectWildcard(grantee: iam.IGrantable, reason: string): void {
     acknowledgeWildcardResource(
       grantee.grantPrincipal as unknown as IConstruct,
-      `${nagArnOf(this.bucket)}/*`,
-      reason,
+      `${nagArnOf(this.bucket)}/${RAW_PREFIX}*`,
+      'The API serves any archived message of this one bucket by its content-digest key under raw/; GetObject is its only S3 action.',
     );
   }
 

@@ -5,20 +5,19 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { pullEventInput } from '../config/load-config.js';
-import type { MailboxSecrets } from './mailbox-secrets.js';
+import type { MailboxConfig } from '../config/load-config.js';
 import { acknowledgeWildcardResource, nagArnOf } from './nag.js';
 
 export interface MailboxSchedulesProps {
-  puller: lambda.IFunction;
-  secrets: MailboxSecrets;
+  /** Each mailbox and its own puller function. */
+  pullers: ReadonlyMap<string, { mailbox: MailboxConfig; fn: lambda.IFunction }>;
   deadLetterQueue: sqs.IQueue;
 }
 
 /**
- * One EventBridge Scheduler schedule per mailbox, in the mailbox's time zone, invoking the puller
- * with that mailbox's settings as the event (exactly what `parsePullEvent` accepts: the secret's ARN,
- * never its value).
+ * One EventBridge Scheduler schedule per mailbox, in the mailbox's time zone, invoking that
+ * mailbox's own puller function with `{"mailboxId": <id>}`: all the event may say
+ * (parseScheduledEvent). The server, secret and limits are in the function, never in the schedule.
  *
  * Defaults: no flexible window (runs start on time, so a missed-run alarm can be exact), up to 3
  * delivery retries within one schedule period (only for failing to hand the event to Lambda: a run
@@ -33,17 +32,17 @@ export class MailboxSchedules extends Construct {
     const schedules = new Map<string, scheduler.Schedule>();
     // One role for all schedules, assumable only by Scheduler acting for this account.
     const role = new iam.Role(this, 'InvokeRole', {
-      description: 'popvault: lets EventBridge Scheduler invoke the puller',
+      description: 'popvault: lets EventBridge Scheduler invoke the mailbox pullers',
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
     });
-    acknowledgeWildcardResource(
-      role,
-      `${nagArnOf(props.puller)}:*`,
-      "CDK's Scheduler Lambda target grants InvokeFunction on the function and its qualified versions (<arn>:*); the schedules invoke only the unqualified puller, and no other function is reachable.",
-    );
-    for (const { mailbox, secret } of props.secrets.byMailbox.values()) {
+    for (const { mailbox, fn } of props.pullers.values()) {
+      acknowledgeWildcardResource(
+        role,
+        `${nagArnOf(fn)}:*`,
+        "CDK's Scheduler Lambda target grants InvokeFunction on the function and its qualified versions (<arn>:*); the schedules invoke only the unqualified mailbox pullers, and no other function is reachable.",
+      );
       const periodSeconds = mailbox.schedule.minGapMinutes * 60;
       const schedule = new scheduler.Schedule(this, `Pull-${mailbox.id}`, {
         description: `popvault: pull mailbox ${mailbox.id}`,
@@ -53,11 +52,9 @@ export class MailboxSchedules extends Construct {
         ),
         timeWindow: scheduler.TimeWindow.off(),
         enabled: mailbox.enabled,
-        target: new targets.LambdaInvoke(props.puller, {
+        target: new targets.LambdaInvoke(fn, {
           role,
-          input: scheduler.ScheduleTargetInput.fromObject(
-            pullEventInput(mailbox, secret.secretArn),
-          ),
+          input: scheduler.ScheduleTargetInput.fromObject({ mailboxId: mailbox.id }),
           retryAttempts: 3,
           // Scheduler's own bounds are 60 s to 24 h.
           maxEventAge: Duration.seconds(Math.min(86400, Math.max(60, periodSeconds))),

@@ -73,25 +73,26 @@ export class MailboxSecrets extends Construct {
   }
 
   /**
-   * GetSecretValue on exactly these mailboxes' secrets (by ARN, no wildcard), and Decrypt on any
-   * customer key protecting a referenced one, only through Secrets Manager.
+   * GetSecretValue on exactly one mailbox's secret (by ARN, no wildcard), and Decrypt on the
+   * customer key protecting it when it is a referenced one, only through Secrets Manager. Each
+   * mailbox's puller gets its own grant, so a run of one mailbox cannot read another's credentials.
    */
-  grantRead(grantee: iam.IGrantable): void {
-    const all = [...this.byMailbox.values()];
+  grantRead(grantee: iam.IGrantable, mailboxId: string): void {
+    const entry = this.byMailbox.get(mailboxId);
+    if (!entry) throw new Error(`no secret for mailbox ${mailboxId}: it is not in the config`);
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        sid: 'ReadMailboxSecrets',
+        sid: 'ReadMailboxSecret',
         actions: ['secretsmanager:GetSecretValue'],
-        resources: all.map((s) => s.secret.secretArn),
+        resources: [entry.secret.secretArn],
       }),
     );
-    const keys = all.flatMap((s) => (s.key ? [s.key.keyArn] : []));
-    if (keys.length > 0) {
+    if (entry.key) {
       grantee.grantPrincipal.addToPrincipalPolicy(
         new iam.PolicyStatement({
-          sid: 'DecryptMailboxSecrets',
+          sid: 'DecryptMailboxSecret',
           actions: ['kms:Decrypt'],
-          resources: [...new Set(keys)],
+          resources: [entry.key.keyArn],
           conditions: {
             StringEquals: {
               'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com`,

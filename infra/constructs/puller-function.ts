@@ -1,10 +1,15 @@
-import { Duration, Size, Validations } from 'aws-cdk-lib';
+import { Duration, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MAX_SPOOL_FILES_AT_ONCE } from '../../functions/core/pull/pull-options.js';
-import type { MailboxConfig, PullerConfig } from '../config/load-config.js';
+import { MAILBOX_VARIABLE } from '../../functions/puller/puller-env.js';
+import {
+  type MailboxConfig,
+  mailboxSettingsInput,
+  type PullerConfig,
+} from '../config/load-config.js';
 import type { ArchiveTable } from './archive-table.js';
 import { PULLER_NODE_OPTIONS } from './lambda-node-options.js';
 import type { MailBucket } from './mail-bucket.js';
@@ -14,8 +19,15 @@ import { NodeFunction } from './node-function.js';
 export const PULLER_ENTRY = 'functions/puller/handler.ts';
 /** Where large messages are spooled: Lambda's only writable directory. */
 const SPOOL_DIR = '/tmp';
+/** Lambda's limit on a function's environment: all names and values together. */
+export const LAMBDA_ENVIRONMENT_MAX_BYTES = 4096;
+/**
+ * Stands in for values only known at deploy time when the environment's size is checked: bucket
+ * names are at most 63 bytes, generated table names and secret ARNs stay well under 256.
+ */
+const DEPLOY_TIME_VALUE = 'x'.repeat(256);
 
-export interface PullerFunctionProps {
+export interface PullerFunctionsProps {
   config: PullerConfig;
   mailboxes: readonly MailboxConfig[];
   mailBucket: MailBucket;
@@ -23,22 +35,49 @@ export interface PullerFunctionProps {
   secrets: MailboxSecrets;
 }
 
+export interface MailboxPuller {
+  mailbox: MailboxConfig;
+  function: NodeFunction;
+}
+
 /**
- * The scheduled puller and its dead-letter queue.
+ * One puller function per mailbox, and the dead-letter queue they share.
  *
- * Defaults: 1 GiB memory, 900 s timeout, reserved concurrency = number of mailboxes (a backlog
- * cannot fan out beyond one invocation per mailbox; the lease keeps it to one session each), /tmp
- * sized for MAX_SPOOL_FILES_AT_ONCE spooled messages of the largest `maxMessageBytes`, async retries
- * off and failed or expired invocations sent to an SQS dead-letter queue (SQS-managed encryption,
- * TLS only, 14 days).
+ * Why one function per mailbox (rather than one function assuming a per-mailbox role for each run):
+ * whoever may invoke a function or edit a schedule chooses its event, so nothing in the event may
+ * choose the server, the CA or the secret. Here each function's mailbox settings (server, port, TLS,
+ * CA, pin, pipelining, policy, limits, secret ARN) are fixed at synth in its environment, its event
+ * is only `{"mailboxId": ...}` (refused unless it names this mailbox), and its own role may read
+ * only its own mailbox's secret and write only under its own `raw/<mailbox>/` prefix. An AssumeRole
+ * per run would keep one function, but that function's role would have to be allowed to assume
+ * every mailbox's role, so choosing the mailbox would again be up to the code reading the event; with
+ * separate roles IAM itself enforces the boundary. Reserved concurrency 1 per function makes a second
+ * concurrent run of a mailbox impossible, a guard besides the lease.
+ *
+ * The settings go in the environment (POPVAULT_MAILBOX, JSON), not in a JSON file bundled per
+ * mailbox: every function then runs the same bundle (esbuild runs once, one asset is uploaded, and
+ * the deploy rehearsal runs exactly that asset), and the settings hold no secret. Changing them
+ * needs lambda:UpdateFunctionConfiguration, which could replace the code as well: no weaker than a
+ * deploy. Lambda caps an environment at 4 KB; synth fails with the mailbox named if one would not
+ * fit (a long CA chain: use `pinSha256`, or trust only the issuing CA).
+ *
+ * Defaults: 1 GiB memory, 900 s timeout, reserved concurrency 1 per mailbox (none when
+ * `puller.maxConcurrency` is null), /tmp sized for MAX_SPOOL_FILES_AT_ONCE spooled messages of the
+ * mailbox's `maxMessageBytes`, async retries off and failed or expired invocations sent to an SQS
+ * dead-letter queue (SQS-managed encryption, TLS only, 14 days).
  */
-export class PullerFunction extends Construct {
-  readonly function: NodeFunction;
+export class PullerFunctions extends Construct {
+  readonly byMailbox: ReadonlyMap<string, MailboxPuller>;
   readonly deadLetterQueue: sqs.Queue;
 
-  constructor(scope: Construct, id: string, props: PullerFunctionProps) {
+  constructor(scope: Construct, id: string, props: PullerFunctionsProps) {
     super(scope, id);
     const { config, mailboxes } = props;
+    if (config.maxConcurrency !== null && config.maxConcurrency < mailboxes.length) {
+      throw new Error(
+        `puller.maxConcurrency is ${config.maxConcurrency}, but each of the ${mailboxes.length} mailboxes has its own puller function reserving 1; set it to ${mailboxes.length}, or to null to reserve nothing`,
+      );
+    }
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -51,43 +90,76 @@ export class PullerFunction extends Construct {
         'This queue is itself the dead-letter queue (Lambda on-failure destination and Scheduler DLQ); cdk-nag only recognises DLQs of other queues.',
     });
 
-    this.function = new NodeFunction(this, 'Puller', {
-      entry: PULLER_ENTRY,
-      description: 'pulls one mailbox per scheduled event into the archive',
-      memorySize: config.memoryMiB,
-      timeout: Duration.seconds(config.timeoutSeconds),
-      logRetention: config.logRetentionDays as logs.RetentionDays,
-      ephemeralStorageSize: Size.mebibytes(spoolMiB(mailboxes)),
-      ...(config.maxConcurrency !== null
-        ? { reservedConcurrentExecutions: config.maxConcurrency }
-        : {}),
-      async: {
-        // An event that waited longer than the shortest schedule period is superseded by the next run.
-        maxEventAge: Duration.seconds(
-          Math.min(6 * 3600, Math.max(60, shortestGapMinutes(mailboxes) * 60)),
-        ),
-        onFailure: new destinations.SqsDestination(this.deadLetterQueue),
-      },
-      environment: {
+    const byMailbox = new Map<string, MailboxPuller>();
+    for (const mailbox of mailboxes) {
+      const secret = props.secrets.byMailbox.get(mailbox.id);
+      if (!secret) throw new Error(`mailbox ${mailbox.id} has no secret`);
+      const settings = mailboxSettingsInput(mailbox, secret.secret.secretArn);
+      const environment: Record<string, string> = {
         NODE_OPTIONS: PULLER_NODE_OPTIONS,
         // Paired with mailBucket.grantPullerWrite below.
         POPVAULT_BUCKET: props.mailBucket.bucket.bucketName,
         // Paired with archiveTable.grantPullerWrite below.
         POPVAULT_TABLE: props.archiveTable.table.tableName,
-        // Paired with ephemeralStorageSize above.
+        // Paired with ephemeralStorageSize below.
         POPVAULT_SPOOL_DIR: SPOOL_DIR,
-      },
-    });
-    const fn = this.function.fn;
-    props.mailBucket.grantPullerWrite(fn);
-    props.archiveTable.grantPullerWrite(fn);
-    // No env var: each scheduled event names its mailbox's secret (secretId); this is what it may read.
-    props.secrets.grantRead(fn);
+        // Paired with secrets.grantRead below: the one secret this function may read.
+        [MAILBOX_VARIABLE]: Stack.of(this).toJsonString(settings),
+      };
+      checkEnvironmentSize(mailbox.id, {
+        ...environment,
+        POPVAULT_BUCKET: DEPLOY_TIME_VALUE,
+        POPVAULT_TABLE: DEPLOY_TIME_VALUE,
+        [MAILBOX_VARIABLE]: JSON.stringify(
+          mailboxSettingsInput(
+            mailbox,
+            Token.isUnresolved(secret.secret.secretArn)
+              ? DEPLOY_TIME_VALUE
+              : secret.secret.secretArn,
+          ),
+        ),
+      });
+      const fn = new NodeFunction(this, `Puller-${mailbox.id}`, {
+        entry: PULLER_ENTRY,
+        description: `pulls one mailbox (${mailbox.id}) per scheduled event into the archive`,
+        memorySize: config.memoryMiB,
+        timeout: Duration.seconds(config.timeoutSeconds),
+        logRetention: config.logRetentionDays as logs.RetentionDays,
+        ephemeralStorageSize: Size.mebibytes(spoolMiB([mailbox])),
+        ...(config.maxConcurrency !== null ? { reservedConcurrentExecutions: 1 } : {}),
+        async: {
+          // An event that waited longer than the schedule's period is superseded by the next run.
+          maxEventAge: Duration.seconds(
+            Math.min(6 * 3600, Math.max(60, mailbox.schedule.minGapMinutes * 60)),
+          ),
+          onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+        },
+        environment,
+      });
+      props.mailBucket.grantPullerWrite(fn.fn, mailbox.id);
+      props.archiveTable.grantPullerWrite(fn.fn);
+      props.secrets.grantRead(fn.fn, mailbox.id);
+      byMailbox.set(mailbox.id, { mailbox, function: fn });
+    }
+    this.byMailbox = byMailbox;
   }
 }
 
-function shortestGapMinutes(mailboxes: readonly MailboxConfig[]): number {
-  return Math.min(...mailboxes.map((m) => m.schedule.minGapMinutes));
+/**
+ * Fails synth, naming the mailbox, when its function's environment would exceed Lambda's limit (the
+ * deploy would fail much later with a less helpful message). `environment` has DEPLOY_TIME_VALUE in
+ * place of values only known at deploy time.
+ */
+function checkEnvironmentSize(mailboxId: string, environment: Record<string, string>): void {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(environment)) {
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+  }
+  if (bytes > LAMBDA_ENVIRONMENT_MAX_BYTES) {
+    throw new Error(
+      `mailbox ${mailboxId}: its puller's settings take about ${bytes} bytes of environment, over Lambda's ${LAMBDA_ENVIRONMENT_MAX_BYTES}; shorten "caPem" (trust only the issuing CA) or use "pinSha256" instead`,
+    );
+  }
 }
 
 /**

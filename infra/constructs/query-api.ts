@@ -22,8 +22,23 @@ export interface QueryApiProps {
  * The query API: an HTTP API whose single `$default` route sends every request to the API function,
  * behind an authorizer, so no path is reachable unauthenticated.
  *
- * Defaults: IAM (SigV4) authorization (a JWT authorizer with issuer and audience when `api.auth` is
- * "jwt"), stage throttling at 10 requests/s with bursts of 20, JSON access logs (who, what, status,
+ * Who reads which mailbox:
+ * - IAM (`api.auth` "iam", the default): the caller's IAM policy grants paths. To grant one mailbox,
+ *   allow `execute-api:Invoke` on
+ *   `arn:aws:execute-api:<region>:<account>:<api-id>/$default/GET/mailboxes/<mailbox-id>/*`
+ *   (and the same with HEAD for HEAD requests). That covers the mailbox's listing, runs, and each
+ *   message, its raw bytes and attachments by `/mailboxes/<mailbox-id>/messages/<id>...`; the app
+ *   answers 404 when the id names a message of another mailbox. `GET/mailboxes` (every mailbox's
+ *   counts and last run), `GET/messages` (Message-ID lookup) and `GET/messages/*` (messages by id
+ *   alone) name no mailbox, so a grant of any of them is a grant of the whole archive: give them only
+ *   to callers who may read every mailbox.
+ * - JWT (`api.auth` "jwt"): API Gateway checks issuer, audience and, with `api.jwt.requiredScopes`,
+ *   that the token carries at least one of those scopes; the app then requires all of them, and
+ *   serves only the mailboxes named in the token's `api.jwt.mailboxesClaim` claim, on every route
+ *   (functions/query-api/jwt-access.ts). A mailbox outside the claim is answered like one that does
+ *   not exist.
+ *
+ * Defaults: IAM (SigV4) authorization, stage throttling at 10 requests/s with bursts of 20, JSON access logs (who, what, status,
  * latency, authorizer errors) kept 90 days and RETAINed as the audit trail of who read mail, a
  * read-only function (512 MiB, 10 s: it reads the index and signs URLs, never streams mail itself).
  */
@@ -49,8 +64,19 @@ export class QueryApi extends Construct {
         POPVAULT_BUCKET: props.mailBucket.bucket.bucketName,
         // Paired with archiveTable.grantApiRead below.
         POPVAULT_TABLE: props.archiveTable.table.tableName,
+        // The app's half of the authorizer below: which mailboxes each request may read.
+        POPVAULT_API_AUTH: config.auth.kind,
+        ...(config.auth.kind === 'jwt'
+          ? {
+              POPVAULT_JWT_MAILBOXES_CLAIM: config.auth.mailboxesClaim,
+              ...(config.auth.requiredScopes.length > 0
+                ? { POPVAULT_JWT_REQUIRED_SCOPES: config.auth.requiredScopes.join(' ') }
+                : {}),
+            }
+          : {}),
       },
     });
+    // GetObject under raw/ only: the API reads nothing else of the bucket, and lists nothing.
     props.mailBucket.grantApiRead(this.function.fn);
     props.archiveTable.grantApiRead(this.function.fn);
 
@@ -65,6 +91,11 @@ export class QueryApi extends Construct {
       description: 'popvault query API',
       defaultIntegration: new integrations.HttpLambdaIntegration('Query', this.function.fn),
       defaultAuthorizer: authorizer,
+      // API Gateway refuses a token with none of these before the function runs (it accepts any one
+      // of a route's scopes); the app then requires every one.
+      ...(config.auth.kind === 'jwt' && config.auth.requiredScopes.length > 0
+        ? { defaultAuthorizationScopes: config.auth.requiredScopes }
+        : {}),
       // The stage is declared below, with throttling and access logs.
       createDefaultStage: false,
     });

@@ -518,24 +518,65 @@ describe('S3RawStore against s3rver and injected S3 failures', () => {
     expect(sent.filter((c) => c instanceof AbortMultipartUploadCommand)).toHaveLength(1);
   });
 
-  it('after NoSuchUpload on Complete, succeeds only if the object is there', async () => {
+  // Mocked: s3rver never loses a Complete's answer, and answers HEAD for anyone.
+  it('a Complete whose answer was lost (NoSuchUpload on the retry) is settled by one more conditional upload, never a HEAD the puller may not send', async () => {
     const client = s3ClientFor(aws);
-    let objectThere = true;
-    stubS3(client, async (command, forward) => {
-      if (command instanceof CompleteMultipartUploadCommand) throw s3Error('NoSuchUpload', 404);
-      if (command instanceof HeadObjectCommand) {
-        if (objectThere) return {};
-        throw s3Error('NotFound', 404);
+    let completes = 0;
+    const sent = stubS3(client, async (command, forward) => {
+      if (command instanceof HeadObjectCommand) throw s3Error('Forbidden', 403);
+      if (command instanceof CompleteMultipartUploadCommand) {
+        completes += 1;
+        // The first Complete went through but its answer was lost; the SDK's retry found no upload.
+        if (completes === 1) {
+          await forward();
+          throw s3Error('NoSuchUpload', 404);
+        }
+        // The object is there now, so S3 refuses the second conditional Complete.
+        throw s3Error('PreconditionFailed', 412);
       }
       return forward();
     });
-    await expect(storeWith(client).put(largeInput())).resolves.toBeDefined();
-    objectThere = false;
+    const input = largeInput();
+    await expect(storeWith(client).put(input)).resolves.toMatchObject({ sha256: input.sha256 });
+    expect(sent.filter((c) => c instanceof HeadObjectCommand)).toEqual([]);
+    expect(sent.filter((c) => c instanceof CreateMultipartUploadCommand)).toHaveLength(2);
+    // Only the spare second upload is aborted; the first one completed.
+    expect(sent.filter((c) => c instanceof AbortMultipartUploadCommand)).toHaveLength(1);
+    const stored = await storeWith(s3ClientFor(aws)).get(
+      rawObjectKey(input.mailboxId, input.sha256),
+    );
+    expect(sha256Hex(Buffer.concat(await stored.toArray()))).toBe(input.sha256);
+  });
+
+  it('an upload that vanished without completing is stored by the second upload', async () => {
+    const client = s3ClientFor(aws);
+    let completes = 0;
+    const sent = stubS3(client, async (command, forward) => {
+      if (command instanceof CompleteMultipartUploadCommand && ++completes === 1)
+        throw s3Error('NoSuchUpload', 404);
+      return forward();
+    });
+    const input = largeInput();
+    await expect(storeWith(client).put(input)).resolves.toMatchObject({ sha256: input.sha256 });
+    expect(sent.filter((c) => c instanceof HeadObjectCommand)).toEqual([]);
+    expect(await storeWith(s3ClientFor(aws)).has(rawObjectKey(input.mailboxId, input.sha256))).toBe(
+      true,
+    );
+  });
+
+  it('gives up after a second NoSuchUpload, per message (the mail stays on the server)', async () => {
+    const client = s3ClientFor(aws);
+    const sent = stubS3(client, async (command, forward) => {
+      if (command instanceof CompleteMultipartUploadCommand) throw s3Error('NoSuchUpload', 404);
+      return forward();
+    });
     await expect(storeWith(client).put(largeInput())).rejects.toMatchObject({
       code: 'STORE_UNAVAILABLE',
       awsErrorName: 'NoSuchUpload',
       systemic: false,
     });
+    expect(sent.filter((c) => c instanceof CreateMultipartUploadCommand)).toHaveLength(2);
+    expect(sent.filter((c) => c instanceof HeadObjectCommand)).toEqual([]);
   });
 
   it('refuses a spool file that shrinks during the upload, and aborts it', async () => {

@@ -2,8 +2,8 @@
  * Deploy rehearsal: synthesize the app with real bundling, take the puller and query API code from
  * the cloud assembly (the exact files Lambda would run), and run them under Node with the
  * environment the template gives them, resource names mapped to the local emulators and Dovecot:
- * a scheduled event exactly as its schedule carries it through the puller, then requests through
- * the API handler. Catches bundling, ESM, env and wiring mistakes that unit tests cannot.
+ * a scheduled event exactly as its schedule carries it through the mailbox's puller (and a forged
+ * one, refused), then requests through the API handler. Catches bundling, ESM, env and wiring mistakes that unit tests cannot.
  *
  * How the AWS SDK inside the bundle reaches the emulators without any code change:
  * - AWS_ENDPOINT_URL_S3 / _DYNAMODB / _SECRETS_MANAGER: SDK v3's service-specific endpoint
@@ -150,6 +150,7 @@ function lambdaUnderTest(descriptionPart: string): LambdaUnderTest {
   const refs = {
     [logicalId(synthesized.json, 'AWS::DynamoDB::GlobalTable', 'ArchiveTable')]: table,
     [mailBucketOf()]: bucket,
+    [logicalId(synthesized.json, 'AWS::SecretsManager::Secret', 'MailboxSecrets')]: SECRET_ARN,
   };
   const env = Object.fromEntries(
     Object.entries(variables).map(([name, value]) => [name, resolveValue(value, refs)]),
@@ -293,8 +294,8 @@ describe('deploy rehearsal: the bundled code from cdk.out, wired as the template
     ];
     const target = schedule.Properties?.Target as { Arn: unknown; Input: unknown };
     expect(target.Arn).toEqual({ 'Fn::GetAtt': [puller.logicalId, 'Arn'] });
-    const secret = logicalId(synthesized.json, 'AWS::SecretsManager::Secret', 'MailboxSecrets');
-    const event = JSON.parse(resolveValue(target.Input, { [secret]: SECRET_ARN }));
+    const event = JSON.parse(resolveValue(target.Input, {}));
+    expect(event).toEqual({ mailboxId: MAILBOX_ID });
 
     const run = await invoke<RunRecordLike>(puller, event);
     expect(value(run)).toMatchObject({
@@ -351,6 +352,34 @@ describe('deploy rehearsal: the bundled code from cdk.out, wired as the template
         expect(emitted.has(name) || conditional.has(name), `${id} watches ${name}`).toBe(true);
       }
     }
+  });
+
+  it('threat: a forged event (another server, CA and secret under this mailbox’s id) is refused by the bundled puller before any secret is read', async () => {
+    const puller = lambdaUnderTest('pulls one mailbox');
+    const before = secretRequests.length;
+    const forged = {
+      mailboxId: MAILBOX_ID,
+      host: '127.0.0.1',
+      port: 1,
+      tls: 'implicit',
+      caPem: '-----BEGIN CERTIFICATE-----\nforged\n-----END CERTIFICATE-----',
+      secretId: `arn:aws:secretsmanager:${aws.region}:123456789012:secret:popvault-work-AbCdEf`,
+    };
+    for (const event of [forged, { mailboxId: 'work' }]) {
+      const run = await invoke<RunRecordLike>(puller, event);
+      expect(run.outcome.ok).toBe(false);
+      if (run.outcome.ok) continue;
+      expect(run.outcome.error.name).toBe('ScheduledEventError');
+      expect(run.outcome.error.message).toContain(`{"mailboxId":"${MAILBOX_ID}"}`);
+      const emf = run.stdout
+        .split('\n')
+        .filter((line) => line.includes('"_aws"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(emf).toMatchObject([
+        { mailbox: MAILBOX_ID, service: METRIC_SERVICE, RejectedEvents: 1 },
+      ]);
+    }
+    expect(secretRequests.length).toBe(before);
   });
 
   it('a request through the bundled API handler lists the archive and links the raw mail', async () => {

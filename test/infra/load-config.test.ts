@@ -3,15 +3,17 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parsePullEvent } from '../../functions/core/pull/pull-event.js';
+import { parseMailboxSettings } from '../../functions/puller/mailbox-settings.js';
+import { DEFAULT_MAILBOXES_CLAIM } from '../../functions/query-api/jwt-access.js';
 import {
   ConfigError,
   chooseConfigFile,
+  DEFAULTS,
   EXAMPLE_CONFIG_FILE,
   loadConfig,
+  mailboxSettingsInput,
   type PopvaultConfig,
   parseConfig,
-  pullEventInput,
 } from '../../infra/config/load-config.js';
 import { parseSchedule, ScheduleError } from '../../infra/config/schedule.js';
 
@@ -87,7 +89,9 @@ describe('config: the issue’s bad configs fail with the field and the fix', ()
     );
     const local = parseConfig(config({}, { tls: 'none', host: '127.0.0.1' }), 't');
     expect(local.mailboxes[0]).toMatchObject({ tls: 'none', port: 110 });
-    expect(pullEventInput(local.mailboxes[0] as never, 's')).toMatchObject({ insecure: true });
+    expect(mailboxSettingsInput(local.mailboxes[0] as never, 's')).toMatchObject({
+      insecure: true,
+    });
   });
 
   it('keep policy with a deleting option', () => {
@@ -171,6 +175,70 @@ describe('config: the rest of the validation', () => {
       'api.jwt.audience',
       'non-empty list',
     ],
+    [
+      config({
+        api: {
+          auth: 'jwt',
+          jwt: { issuer: 'https://idp', audience: ['a'], requiredScopes: 'read' },
+        },
+      }),
+      'api.jwt.requiredScopes',
+      'list the OAuth scopes',
+    ],
+    [
+      config({
+        api: {
+          auth: 'jwt',
+          jwt: { issuer: 'https://idp', audience: ['a'], requiredScopes: ['popvault read'] },
+        },
+      }),
+      'api.jwt.requiredScopes',
+      'not an OAuth scope',
+    ],
+    [
+      config({
+        api: {
+          auth: 'jwt',
+          jwt: { issuer: 'https://idp', audience: ['a'], requiredScopes: ['read', 'read'] },
+        },
+      }),
+      'api.jwt.requiredScopes',
+      'twice',
+    ],
+    [
+      config({
+        api: {
+          auth: 'jwt',
+          jwt: { issuer: 'https://idp', audience: ['a'], mailboxesClaim: 'my mailboxes' },
+        },
+      }),
+      'api.jwt.mailboxesClaim',
+      'without spaces',
+    ],
+    [
+      config({
+        api: {
+          auth: 'jwt',
+          jwt: { issuer: 'https://idp', audience: ['a'], mailboxesClaim: 'scope' },
+        },
+      }),
+      'api.jwt.mailboxesClaim',
+      'registered claim',
+    ],
+    [
+      config({
+        api: { auth: 'jwt', jwt: { issuer: 'https://idp', audience: ['a'], mailboxesClaim: 7 } },
+      }),
+      'api.jwt.mailboxesClaim',
+      'non-empty string',
+    ],
+    [
+      config({
+        api: { auth: 'jwt', jwt: { issuer: 'https://idp', audience: ['a'], scopes: ['read'] } },
+      }),
+      'api.jwt.scopes',
+      'requiredScopes',
+    ],
     [config({ api: { accessLogRetentionDays: 10 } }), 'api.accessLogRetentionDays', '14'],
     [config({ puller: { timeoutSeconds: 1000 } }), 'puller.timeoutSeconds', '900'],
     [config({ puller: { maxConcurrency: 0 } }), 'puller.maxConcurrency', 'null'],
@@ -191,6 +259,27 @@ describe('config: the rest of the validation', () => {
     expect(() =>
       parseConfig(config({ alarms: { missedRunPeriods: 1 } }, { schedule: 'rate(2 days)' }), 't'),
     ).not.toThrow();
+  });
+
+  it('api.jwt: no required scopes and the popvault_mailboxes claim by default, or as configured', () => {
+    const jwt = { issuer: 'https://idp.example.com', audience: ['popvault-cli'] };
+    expect(parseConfig(config({ api: { auth: 'jwt', jwt } }), 't').api.auth).toEqual({
+      kind: 'jwt',
+      ...jwt,
+      requiredScopes: [],
+      mailboxesClaim: 'popvault_mailboxes',
+    });
+    // The app falls back to the same name if the variable were ever missing.
+    expect(DEFAULTS.api.mailboxesClaim).toBe(DEFAULT_MAILBOXES_CLAIM);
+    const custom = {
+      ...jwt,
+      requiredScopes: ['popvault/read', 'mail,read'],
+      mailboxesClaim: 'https://popvault.example/mailboxes',
+    };
+    expect(parseConfig(config({ api: { auth: 'jwt', jwt: custom } }), 't').api.auth).toEqual({
+      kind: 'jwt',
+      ...custom,
+    });
   });
 
   it('fills documented defaults', () => {
@@ -230,9 +319,9 @@ describe('config: the rest of the validation', () => {
   it('every mailbox becomes an event the puller accepts, with the secret id and no nulls', () => {
     const parsed = loadConfig(join(ROOT, EXAMPLE_CONFIG_FILE));
     for (const box of parsed.mailboxes) {
-      const input = pullEventInput(box, 'arn:aws:secretsmanager:eu-west-1:1:secret:x');
+      const input = mailboxSettingsInput(box, 'arn:aws:secretsmanager:eu-west-1:1:secret:x');
       expect(Object.values(input)).not.toContain(null);
-      expect(parsePullEvent(input)).toMatchObject({
+      expect(parseMailboxSettings(input)).toMatchObject({
         mailboxId: box.id,
         secretId: 'arn:aws:secretsmanager:eu-west-1:1:secret:x',
       });

@@ -12,7 +12,7 @@ import {
   TTL_ATTRIBUTE,
 } from '../../functions/core/archive/dynamodb-table.js';
 import { parseMailboxSecret } from '../../functions/core/credentials/credentials-provider.js';
-import { parsePullEvent } from '../../functions/core/pull/pull-event.js';
+import { parseMailboxSettings } from '../../functions/puller/mailbox-settings.js';
 import { EXAMPLE_CONFIG_FILE, parseConfig } from '../../infra/config/load-config.js';
 import { missedRunWindow } from '../../infra/constructs/archive-alarms.js';
 import { UNSET_SECRET_TEMPLATE } from '../../infra/constructs/mailbox-secrets.js';
@@ -268,44 +268,97 @@ const roleOf = (json: CfnTemplate, functionPrefix: string): string => {
   return (propsOf(fn).Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
 };
 
+/** The logical id of mailbox `id`'s own puller function. */
+const pullerOf = (json: CfnTemplate, id: string): string =>
+  logicalId(json, 'AWS::Lambda::Function', `PullerPuller${id}Function`);
+const pullerRoleOf = (json: CfnTemplate, id: string): string =>
+  roleOf(json, `PullerPuller${id}Function`);
+
 describe('the puller', () => {
-  it('is an arm64 Node 24 ESM bundle sized for large mail, with its env paired to its grants', () => {
+  it('one function per mailbox: an arm64 Node 24 ESM bundle sized for large mail, with its env paired to its grants', () => {
     const bucket = mailBucketOf(example.json);
     const table = logicalId(example.json, 'AWS::DynamoDB::GlobalTable', 'ArchiveTable');
-    const logs = logicalId(example.json, 'AWS::Logs::LogGroup', 'PullerLogs');
-    example.template.hasResourceProperties('AWS::Lambda::Function', {
-      Description: Match.stringLikeRegexp('pulls one mailbox'),
-      Runtime: 'nodejs24.x',
-      Architectures: ['arm64'],
-      Handler: 'index.handler',
-      MemorySize: 1024,
-      Timeout: 900,
-      // 3 spool files of 50 MiB at once (MAX_SPOOL_FILES_AT_ONCE) + 512 MiB.
-      EphemeralStorage: { Size: 662 },
-      ReservedConcurrentExecutions: 2,
-      LoggingConfig: { LogGroup: { Ref: logs } },
-      Environment: {
-        Variables: {
-          POPVAULT_BUCKET: { Ref: bucket },
-          POPVAULT_TABLE: { Ref: table },
-          POPVAULT_SPOOL_DIR: '/tmp',
-          NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=8',
+    expect(
+      resourcesOf(example.json, 'AWS::Lambda::Function').filter(([, r]) =>
+        String(r.Properties?.Description).includes('pulls one mailbox'),
+      ),
+    ).toHaveLength(2);
+    for (const id of ['personal', 'work']) {
+      const logs = logicalId(example.json, 'AWS::Logs::LogGroup', `PullerPuller${id}Logs`);
+      const secret = logicalId(
+        example.json,
+        'AWS::SecretsManager::Secret',
+        `MailboxSecretsSecret${id}`,
+      );
+      const fn = propsOf(example.json.Resources[pullerOf(example.json, id)]);
+      expect(fn).toMatchObject({
+        Description: `popvault: pulls one mailbox (${id}) per scheduled event into the archive`,
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        MemorySize: 1024,
+        Timeout: 900,
+        // 3 spool files of 50 MiB at once (MAX_SPOOL_FILES_AT_ONCE) + 512 MiB.
+        EphemeralStorage: { Size: 662 },
+        // One run per mailbox at a time, whatever the lease says.
+        ReservedConcurrentExecutions: 1,
+        LoggingConfig: { LogGroup: { Ref: logs } },
+      });
+      const variables = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables).toMatchObject({
+        POPVAULT_BUCKET: { Ref: bucket },
+        POPVAULT_TABLE: { Ref: table },
+        POPVAULT_SPOOL_DIR: '/tmp',
+        NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=8',
+      });
+      expect(Object.keys(variables).sort()).toEqual([
+        'NODE_OPTIONS',
+        'POPVAULT_BUCKET',
+        'POPVAULT_MAILBOX',
+        'POPVAULT_SPOOL_DIR',
+        'POPVAULT_TABLE',
+      ]);
+      // The mailbox's settings, fixed at synth, naming its own secret: what the function runs with.
+      const settings = parseMailboxSettings(
+        JSON.parse(resolveValue(variables.POPVAULT_MAILBOX, { [secret]: `arn-of-${secret}` })),
+      );
+      expect(settings).toMatchObject({ mailboxId: id, secretId: `arn-of-${secret}` });
+      expect(JSON.stringify(variables)).not.toMatch(/password|refreshToken|clientSecret/i);
+      expect(example.json.Resources[logs]?.Properties).toEqual({ RetentionInDays: 90 });
+    }
+    const work = propsOf(example.json.Resources[pullerOf(example.json, 'work')]);
+    const workSettings = JSON.parse(
+      resolveValue(
+        (work.Environment as { Variables: Record<string, unknown> }).Variables.POPVAULT_MAILBOX,
+        {
+          [logicalId(example.json, 'AWS::SecretsManager::Secret', 'MailboxSecretsSecretwork')]:
+            'arn:work',
         },
-      },
+      ),
+    );
+    expect(workSettings).toMatchObject({
+      host: 'outlook.office365.com',
+      policy: 'delete-after-days',
+      deleteAfterDays: 30,
+      maxMessagesPerRun: 2000,
     });
-    expect(example.json.Resources[logs]?.Properties).toEqual({ RetentionInDays: 90 });
   });
 
   it('never retries blindly: async retries 0, failures and expired events to the DLQ', () => {
-    const fn = logicalId(example.json, 'AWS::Lambda::Function', 'PullerFunction');
     const dlq = logicalId(example.json, 'AWS::SQS::Queue', 'PullerDeadLetterQueue');
-    example.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      FunctionName: { Ref: fn },
-      MaximumRetryAttempts: 0,
-      // The shortest schedule is 15 minutes.
-      MaximumEventAgeInSeconds: 900,
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq, 'Arn'] } } },
-    });
+    // Each event expires after its own schedule's shortest gap: 15 minutes, and an hour for the
+    // office-hours cron.
+    for (const [id, age] of [
+      ['personal', 900],
+      ['work', 3600],
+    ] as const) {
+      example.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: pullerOf(example.json, id) },
+        MaximumRetryAttempts: 0,
+        MaximumEventAgeInSeconds: age,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq, 'Arn'] } } },
+      });
+    }
     example.template.hasResourceProperties('AWS::SQS::Queue', {
       SqsManagedSseEnabled: true,
       MessageRetentionPeriod: 1209600,
@@ -323,70 +376,152 @@ describe('the puller', () => {
   });
 
   it('without a size limit /tmp is the maximum, and maxConcurrency null reserves nothing', () => {
-    full.template.hasResourceProperties('AWS::Lambda::Function', {
-      Description: Match.stringLikeRegexp('pulls one mailbox'),
+    expect(propsOf(full.json.Resources[pullerOf(full.json, 'personal')])).toMatchObject({
       EphemeralStorage: { Size: 10240 },
       MemorySize: 2048,
-      ReservedConcurrentExecutions: Match.absent(),
     });
+    // Sized for its own mailbox only.
+    expect(propsOf(full.json.Resources[pullerOf(full.json, 'shared')])).toMatchObject({
+      EphemeralStorage: { Size: 662 },
+    });
+    full.template.resourcePropertiesCountIs(
+      'AWS::Lambda::Function',
+      {
+        Description: Match.stringLikeRegexp('pulls one mailbox'),
+        ReservedConcurrentExecutions: Match.absent(),
+      },
+      2,
+    );
+  });
+
+  it('refuses a maxConcurrency below the mailbox count: each mailbox function reserves 1', () => {
+    expect(() =>
+      synth({
+        puller: { maxConcurrency: 1 },
+        mailboxes: [BASE_MAILBOX, { ...BASE_MAILBOX, id: 'second' }],
+      }),
+    ).toThrow(
+      /puller\.maxConcurrency is 1, but each of the 2 mailboxes .* set it to 2, or to null/,
+    );
+  });
+
+  it('refuses at synth, naming the mailbox, settings that would not fit Lambda’s 4 KB environment', () => {
+    const chain = `-----BEGIN CERTIFICATE-----\n${'A'.repeat(4000)}\n-----END CERTIFICATE-----\n`;
+    expect(() => synth({ mailboxes: [{ ...BASE_MAILBOX, caPem: chain }] })).toThrow(
+      /mailbox personal: its puller's settings take about \d+ bytes of environment, over Lambda's 4096; .*pinSha256/,
+    );
   });
 });
 
 describe('least privilege', () => {
-  const secretRefs = (json: CfnTemplate) =>
-    resourcesOf(json, 'AWS::SecretsManager::Secret').map(([id]) => ({ Ref: id }));
-
-  it('the puller may write mail and the index, read its secrets, and nothing else', () => {
-    const statements = statementsOfRole(example.json, roleOf(example.json, 'PullerFunction'));
-    const actions = actionsOf(statements);
-    expect(new Set(actions)).toEqual(
-      new Set([
-        'logs:CreateLogStream',
-        'logs:PutLogEvents',
-        'sqs:SendMessage',
-        'sqs:GetQueueAttributes',
-        'sqs:GetQueueUrl',
-        's3:PutObject',
-        's3:AbortMultipartUpload',
-        's3:ListMultipartUploadParts',
-        's3:ListBucket',
-        'dynamodb:GetItem',
-        'dynamodb:BatchGetItem',
-        'dynamodb:Query',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:ConditionCheckItem',
-        'secretsmanager:GetSecretValue',
-      ]),
-    );
-    expect(actions.filter((a) => /^s3:(Delete|Get)|\*/.test(a))).toEqual([]);
-    const table = logicalId(example.json, 'AWS::DynamoDB::GlobalTable', 'ArchiveTable');
-    const dynamo = statements.find((s) => s.Sid === 'IndexWrite') as Statement;
-    expect(resourcesOfStatement(dynamo)).toEqual([
-      { 'Fn::GetAtt': [table, 'Arn'] },
-      ...[BY_DATE_INDEX, BY_MESSAGE_ID_INDEX, BY_SENDER_INDEX].map((name) => ({
-        'Fn::Join': ['', [{ 'Fn::GetAtt': [table, 'Arn'] }, `/index/${name}`]],
-      })),
-    ]);
+  it('each mailbox puller may create mail under its own raw/ prefix, write the index, read its own secret, and nothing else', () => {
+    const bucket = mailBucketOf(example.json);
+    for (const [id, segment] of [
+      ['personal', 'cGVyc29uYWw'],
+      ['work', 'd29yaw'],
+    ] as const) {
+      const statements = statementsOfRole(example.json, pullerRoleOf(example.json, id));
+      const actions = actionsOf(statements);
+      expect(new Set(actions)).toEqual(
+        new Set([
+          'logs:CreateLogStream',
+          'logs:PutLogEvents',
+          'sqs:SendMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:GetQueueUrl',
+          's3:PutObject',
+          's3:AbortMultipartUpload',
+          'dynamodb:GetItem',
+          'dynamodb:BatchGetItem',
+          'dynamodb:Query',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:ConditionCheckItem',
+          'secretsmanager:GetSecretValue',
+        ]),
+      );
+      // No read, list or delete: a HEAD of a missing key gets 403, which the store never sends.
+      expect(actions.filter((a) => /^s3:(Delete|Get|List)|\*/.test(a))).toEqual([]);
+      const objects = {
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, `/raw/${segment}/*`]],
+      };
+      expect(statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('s3:')))).toEqual([
+        {
+          Sid: 'CreateRawMailOnly',
+          Effect: 'Allow',
+          Action: 's3:PutObject',
+          Resource: objects,
+          // PutObject and CompleteMultipartUpload only with If-None-Match: create-only by policy.
+          Condition: { Null: { 's3:if-none-match': 'false' } },
+        },
+        {
+          Sid: 'UploadRawMailParts',
+          Effect: 'Allow',
+          Action: 's3:PutObject',
+          Resource: objects,
+          // CreateMultipartUpload and UploadPart, which take no conditional header.
+          Condition: { Bool: { 's3:ObjectCreationOperation': 'false' } },
+        },
+        {
+          Sid: 'AbortRawMailUploads',
+          Effect: 'Allow',
+          Action: 's3:AbortMultipartUpload',
+          Resource: objects,
+        },
+      ]);
+      const table = logicalId(example.json, 'AWS::DynamoDB::GlobalTable', 'ArchiveTable');
+      const dynamo = statements.find((s) => s.Sid === 'IndexWrite') as Statement;
+      expect(resourcesOfStatement(dynamo)).toEqual([
+        { 'Fn::GetAtt': [table, 'Arn'] },
+        ...[BY_DATE_INDEX, BY_MESSAGE_ID_INDEX, BY_SENDER_INDEX].map((name) => ({
+          'Fn::Join': ['', [{ 'Fn::GetAtt': [table, 'Arn'] }, `/index/${name}`]],
+        })),
+      ]);
+    }
   });
 
-  it('the puller reads exactly its mailboxes’ secrets; the API reads none', () => {
-    const puller = statementsOfRole(example.json, roleOf(example.json, 'PullerFunction'));
-    const reads = puller.filter((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue'));
-    expect(reads).toHaveLength(1);
-    expect(resourcesOfStatement(reads[0] as Statement)).toEqual(secretRefs(example.json));
-
+  it('threat: one mailbox’s run reads another’s secret — mailbox A’s role may read A’s secret and not B’s, and no puller role has a wildcard secret grant', () => {
+    const secretOf = (json: CfnTemplate, id: string) => ({
+      Ref: logicalId(json, 'AWS::SecretsManager::Secret', `MailboxSecretsSecret${id}`),
+    });
+    const readsOf = (json: CfnTemplate, id: string) =>
+      statementsOfRole(json, pullerRoleOf(json, id))
+        .filter((s) => actionsOf([s]).some((a) => a.startsWith('secretsmanager:')))
+        .flatMap((s) => {
+          expect(actionsOf([s])).toEqual(['secretsmanager:GetSecretValue']);
+          expect(s.Condition).toBeUndefined();
+          return resourcesOfStatement(s);
+        });
+    expect(readsOf(example.json, 'personal')).toEqual([secretOf(example.json, 'personal')]);
+    expect(readsOf(example.json, 'work')).toEqual([secretOf(example.json, 'work')]);
+    expect(readsOf(full.json, 'personal')).toEqual([secretOf(full.json, 'personal')]);
+    expect(readsOf(full.json, 'shared')).toEqual([EXISTING_SECRET]);
+    for (const synthesized of [example, full]) {
+      for (const [id, role] of resourcesOf(synthesized.json, 'AWS::IAM::Role')) {
+        const statements = statementsOfRole(synthesized.json, id);
+        for (const statement of statements) {
+          if (!actionsOf([statement]).some((a) => a.startsWith('secretsmanager:'))) continue;
+          for (const resource of resourcesOfStatement(statement)) {
+            expect(JSON.stringify(resource), `${id}`).not.toContain('*');
+          }
+        }
+        if (JSON.stringify(role.Properties).includes('lambda.amazonaws.com')) {
+          expect(
+            actionsOf(statements).filter((a) => a.startsWith('secretsmanager:')).length,
+            id,
+          ).toBeLessThanOrEqual(1);
+        }
+      }
+    }
     const api = statementsOfRole(example.json, roleOf(example.json, 'QueryApiHandlerFunction'));
     expect(actionsOf(api).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
   });
 
-  it('an existing secret is read by its exact ARN, its key only through Secrets Manager', () => {
-    const puller = statementsOfRole(full.json, roleOf(full.json, 'PullerFunction'));
-    const reads = puller.find((s) => s.Sid === 'ReadMailboxSecrets') as Statement;
-    expect(resourcesOfStatement(reads)).toEqual([...secretRefs(full.json), EXISTING_SECRET]);
-    expect(puller.find((s) => s.Sid === 'DecryptMailboxSecrets')).toEqual({
-      Sid: 'DecryptMailboxSecrets',
+  it('an existing secret’s key is decrypted only by its own mailbox’s puller, only through Secrets Manager', () => {
+    const shared = statementsOfRole(full.json, pullerRoleOf(full.json, 'shared'));
+    expect(shared.find((s) => s.Sid === 'DecryptMailboxSecret')).toEqual({
+      Sid: 'DecryptMailboxSecret',
       Effect: 'Allow',
       Action: 'kms:Decrypt',
       Resource: EXISTING_KEY,
@@ -398,6 +533,8 @@ describe('least privilege', () => {
         },
       },
     });
+    const personal = statementsOfRole(full.json, pullerRoleOf(full.json, 'personal'));
+    expect(personal.find((s) => s.Sid === 'DecryptMailboxSecret')).toBeUndefined();
   });
 
   it('the API function reads objects and index records and writes nothing', () => {
@@ -415,6 +552,10 @@ describe('least privilege', () => {
       ];
       if (synthesized === full) expected.push('kms:Decrypt');
       expect(new Set(actions)).toEqual(new Set(expected));
+      // Objects under raw/ only: the prefix every raw key has (rawObjectKey).
+      expect(api.find((s) => s.Sid === 'ReadRawMail')?.Resource).toEqual({
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [mailBucketOf(synthesized.json), 'Arn'] }, '/raw/*']],
+      });
     }
   });
 
@@ -425,7 +566,7 @@ describe('least privilege', () => {
         'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
       },
     };
-    const puller = statementsOfRole(full.json, roleOf(full.json, 'PullerFunction'));
+    const puller = statementsOfRole(full.json, pullerRoleOf(full.json, 'personal'));
     expect(puller.find((s) => s.Sid === 'MailKeyViaS3')).toEqual({
       Sid: 'MailKeyViaS3',
       Effect: 'Allow',
@@ -454,7 +595,7 @@ describe('least privilege', () => {
     }
   });
 
-  it('Scheduler may only invoke the puller and dead-letter, assumed for this account only', () => {
+  it('Scheduler may only invoke the mailbox pullers and dead-letter, assumed for this account only', () => {
     const [role] = resourcesOf(example.json, 'AWS::IAM::Role').filter(([id]) =>
       id.startsWith('MailboxSchedulesInvokeRole'),
     ) as [[string, CfnTemplate['Resources'][string]]];
@@ -466,67 +607,65 @@ describe('least privilege', () => {
         },
       ],
     });
-    expect(new Set(actionsOf(statementsOfRole(example.json, role[0])))).toEqual(
+    const statements = statementsOfRole(example.json, role[0]);
+    expect(new Set(actionsOf(statements))).toEqual(
       new Set(['lambda:InvokeFunction', 'sqs:SendMessage']),
     );
+    const invoked = statements
+      .filter((s) => actionsOf([s]).includes('lambda:InvokeFunction'))
+      .flatMap(resourcesOfStatement);
+    for (const id of ['personal', 'work']) {
+      expect(invoked).toContainEqual({ 'Fn::GetAtt': [pullerOf(example.json, id), 'Arn'] });
+    }
   });
 });
 
 describe('schedules', () => {
-  it('one per mailbox, in its time zone, on time, carrying exactly a valid pull event with its own secret', () => {
-    const fn = logicalId(example.json, 'AWS::Lambda::Function', 'PullerFunction');
+  it('one per mailbox, in its time zone, on time, invoking its own mailbox’s puller with only the mailbox id', () => {
     const dlq = logicalId(example.json, 'AWS::SQS::Queue', 'PullerDeadLetterQueue');
     const schedules = resourcesOf(example.json, 'AWS::Scheduler::Schedule');
     expect(schedules).toHaveLength(2);
-    const secrets = Object.fromEntries(
-      resourcesOf(example.json, 'AWS::SecretsManager::Secret').map(([id]) => [id, `arn-of-${id}`]),
-    );
     const byMailbox = new Map<string, Record<string, unknown>>();
     for (const [, schedule] of schedules) {
       const target = schedule.Properties?.Target as Record<string, unknown>;
-      expect(target.Arn).toEqual({ 'Fn::GetAtt': [fn, 'Arn'] });
+      // A literal: nothing from a secret or a setting can reach the event.
+      expect(typeof target.Input).toBe('string');
+      const input = JSON.parse(target.Input as string) as { mailboxId: string };
+      expect(Object.keys(input)).toEqual(['mailboxId']);
+      expect(target.Arn).toEqual({
+        'Fn::GetAtt': [pullerOf(example.json, input.mailboxId), 'Arn'],
+      });
       expect(target.DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } });
       expect(schedule.Properties?.FlexibleTimeWindow).toEqual({ Mode: 'OFF' });
-      const input = JSON.parse(resolveValue(target.Input, secrets));
-      const event = parsePullEvent(input);
-      expect(JSON.stringify(input)).not.toMatch(/password|refreshToken|clientSecret/i);
-      byMailbox.set(event.mailboxId, { ...schedule.Properties, input });
+      byMailbox.set(input.mailboxId, { ...schedule.Properties, input });
     }
     expect(byMailbox.get('personal')).toMatchObject({
       ScheduleExpression: 'rate(15 minutes)',
       ScheduleExpressionTimezone: 'UTC',
       State: 'ENABLED',
       Target: { RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 900 } },
-      input: {
-        mailboxId: 'personal',
-        host: 'pop.example.com',
-        port: 995,
-        tls: 'implicit',
-        policy: 'delete',
-        maxMessageBytes: 52428800,
-        secretId: `arn-of-${logicalId(example.json, 'AWS::SecretsManager::Secret', 'MailboxSecretsSecretpersonal')}`,
-      },
+      input: { mailboxId: 'personal' },
     });
     expect(byMailbox.get('work')).toMatchObject({
       ScheduleExpression: 'cron(0 7-19 ? * MON-FRI *)',
       ScheduleExpressionTimezone: 'Europe/Berlin',
-      input: {
-        policy: 'delete-after-days',
-        deleteAfterDays: 30,
-        maxMessagesPerRun: 2000,
-        secretId: `arn-of-${logicalId(example.json, 'AWS::SecretsManager::Secret', 'MailboxSecretsSecretwork')}`,
-      },
+      input: { mailboxId: 'work' },
     });
   });
 
-  it('a disabled mailbox keeps its schedule, paused; a referenced secret is passed by its ARN', () => {
+  it('a disabled mailbox keeps its schedule, paused; a referenced secret is fixed in its function by ARN', () => {
     full.template.hasResourceProperties('AWS::Scheduler::Schedule', {
       State: 'DISABLED',
-      Target: {
-        Input: Match.serializedJson(
-          Match.objectLike({ mailboxId: 'shared', secretId: EXISTING_SECRET }),
-        ),
-      },
+      Target: { Input: JSON.stringify({ mailboxId: 'shared' }) },
+    });
+    const variables = (
+      propsOf(full.json.Resources[pullerOf(full.json, 'shared')]).Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    expect(JSON.parse(resolveValue(variables.POPVAULT_MAILBOX, {}))).toMatchObject({
+      mailboxId: 'shared',
+      secretId: EXISTING_SECRET,
     });
   });
 });
@@ -685,11 +824,14 @@ describe('alarms and dashboard', () => {
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       Threshold: 1,
     });
-    example.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/Lambda',
-      MetricName: 'Errors',
-      Threshold: 1,
-    });
+    for (const id of ['personal', 'work']) {
+      example.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: pullerOf(example.json, id) } }],
+        Threshold: 1,
+      });
+    }
     example.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/SQS',
       MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -710,8 +852,9 @@ describe('alarms and dashboard', () => {
         }),
       ]),
     );
-    // 2 stack-wide + per mailbox: missed, credentials, sizes suspect (+ growing for "delete").
-    expect(resourcesOf(example.json, 'AWS::CloudWatch::Alarm')).toHaveLength(2 + 4 + 3);
+    // 1 stack-wide (dead letters) + per mailbox: its puller's errors, missed, credentials, sizes
+    // suspect (+ growing for "delete").
+    expect(resourcesOf(example.json, 'AWS::CloudWatch::Alarm')).toHaveLength(1 + 5 + 4);
   });
 
   it('e-mail subscriptions: the stack topic and a mailbox’s own topic; topics refuse plain HTTP', () => {
@@ -742,7 +885,8 @@ describe('alarms and dashboard', () => {
       dashboard.Properties?.DashboardBody,
       {
         'AWS::Region': 'us-east-1',
-        [logicalId(example.json, 'AWS::Lambda::Function', 'PullerFunction')]: 'puller-fn',
+        [pullerOf(example.json, 'personal')]: 'puller-personal',
+        [pullerOf(example.json, 'work')]: 'puller-work',
         [logicalId(example.json, 'AWS::SQS::Queue', 'PullerDeadLetterQueue')]: 'dlq-url',
       },
       {

@@ -1,80 +1,56 @@
 import { describe, expect, it } from 'vitest';
-import { PullEventError, parsePullEvent } from '../../functions/core/pull/pull-event.js';
+import { parseScheduledEvent, ScheduledEventError } from '../../functions/core/pull/pull-event.js';
 
-const valid = {
-  mailboxId: 'work-inbox',
-  host: 'outlook.office365.com',
-  port: 995,
-  tls: 'implicit',
-  secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:popvault/work-inbox',
-};
-
-function rejects(event: unknown, ...fragments: string[]): void {
-  let caught: unknown;
+function refusal(event: unknown, expected = 'personal'): ScheduledEventError {
   try {
-    parsePullEvent(event);
-  } catch (err) {
-    caught = err;
+    parseScheduledEvent(event, expected);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ScheduledEventError);
+    expect((error as ScheduledEventError).code).toBe('INVALID_EVENT');
+    return error as ScheduledEventError;
   }
-  expect(caught).toBeInstanceOf(PullEventError);
-  for (const fragment of fragments) expect((caught as Error).message).toContain(fragment);
+  throw new Error(`accepted ${JSON.stringify(event)}`);
 }
 
-describe('scheduled event validation', () => {
-  it('fills safe defaults: delete policy, skip oversize, pipelining on, TLS verified', () => {
-    expect(parsePullEvent(valid)).toEqual({
-      ...valid,
-      insecure: false,
-      pipelining: true,
-      caPem: null,
-      pinSha256: null,
-      policy: { kind: 'delete' },
-      maxMessageOctets: null,
-      oversize: 'skip',
-      maxMessagesPerRun: null,
-      maxOctetsPerRun: null,
+describe('scheduled event: only the mailbox id, and only this function’s', () => {
+  it('accepts exactly {"mailboxId": <this function’s mailbox>}', () => {
+    expect(parseScheduledEvent({ mailboxId: 'personal' }, 'personal')).toEqual({
+      mailboxId: 'personal',
     });
   });
 
-  it('reads delete-after-days and the limits', () => {
-    const event = parsePullEvent({
-      ...valid,
-      policy: 'delete-after-days',
-      deleteAfterDays: 30,
-      maxMessageBytes: 1000,
-      maxBytesPerRun: 5,
-    });
-    expect(event.policy).toEqual({ kind: 'delete-after-days', days: 30 });
-    expect(event.maxMessageOctets).toBe(1000);
-    expect(event.maxOctetsPerRun).toBe(5);
+  it('threat: an invoker sends the work secret and their own server under mailbox "personal" — refused by field name, values never echoed', () => {
+    const forged = {
+      mailboxId: 'personal',
+      host: 'pop.attacker.example',
+      port: 995,
+      tls: 'implicit',
+      caPem: '-----BEGIN CERTIFICATE-----\nattacker\n-----END CERTIFICATE-----',
+      secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:popvault/work-AbCdEf',
+    };
+    const error = refusal(forged);
+    expect(error.message).toMatch(/"host".*"port".*"tls".*"caPem".*"secretId"/);
+    expect(error.message).toContain('{"mailboxId":"personal"}');
+    expect(error.message).not.toContain('attacker');
+    expect(error.message).not.toContain('popvault/work');
   });
 
-  it('names the field and the fix for each bad value', () => {
-    rejects('nope', 'JSON object');
-    rejects({ ...valid, colour: 'blue' }, '"colour"', 'not a known setting');
-    rejects({ ...valid, port: 0 }, '"port"', '995');
-    rejects({ ...valid, port: '995' }, '"port"');
-    rejects({ ...valid, tls: 'ssl' }, '"tls"', 'implicit');
-    rejects({ ...valid, tls: 'none' }, '"tls"', 'plaintext');
-    rejects({ ...valid, mailboxId: '../etc' }, '"mailboxId"');
-    rejects({ ...valid, host: 'a b' }, '"host"');
-    rejects({ ...valid, secretId: '' }, '"secretId"');
-    rejects({ ...valid, policy: 'archive' }, '"policy"');
-    rejects({ ...valid, policy: 'delete-after-days' }, '"deleteAfterDays"');
-    rejects({ ...valid, policy: 'keep', deleteAfterDays: 3 }, '"deleteAfterDays"', 'only applies');
-    rejects({ ...valid, oversize: 'delete' }, '"oversize"');
-    rejects({ ...valid, maxMessageBytes: -1 }, '"maxMessageBytes"');
-    rejects({ ...valid, pinSha256: 'abc' }, '"pinSha256"');
-    rejects({ ...valid, caPem: 'not a cert' }, '"caPem"');
-    rejects({ ...valid, insecure: 'yes' }, '"insecure"');
+  it('threat: an event naming another mailbox is refused by this mailbox’s function', () => {
+    expect(refusal({ mailboxId: 'work' }).message).toMatch(
+      /names mailbox "work", but this function pulls only mailbox "personal"/,
+    );
+    expect(refusal({ mailboxId: 'unknown-box' }).message).toContain('"unknown-box"');
   });
 
-  it('never echoes a secret-looking value it was not asked to validate', () => {
-    rejects({ ...valid, password: 'hunter2' }, '"password"');
-    try {
-      parsePullEvent({ ...valid, password: 'hunter2' });
-    } catch (err) {
-      expect((err as Error).message).not.toContain('hunter2');
-    }
+  it('refuses anything that is not that object, and bounds what it echoes', () => {
+    refusal('personal');
+    refusal(null);
+    refusal([{ mailboxId: 'personal' }]);
+    refusal({});
+    refusal({ mailboxId: 7 });
+    refusal({ mailboxId: 'Personal' });
+    expect(refusal({ mailboxId: 'x'.repeat(5000) }).message.length).toBeLessThan(600);
+    const many = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`f${i}`, i]));
+    expect(refusal({ mailboxId: 'personal', ...many }).message).toContain(', …');
   });
 });

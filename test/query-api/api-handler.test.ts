@@ -1,6 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MessageRecord } from '../../functions/core/archive/ports.js';
 import { ApiEnvError, loadApiEnv } from '../../functions/query-api/api-env.js';
@@ -12,48 +11,17 @@ import {
 } from '../../functions/query-api/create-api-handler.js';
 import { encodeMessageRef } from '../../functions/query-api/params.js';
 import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
-import { base64Lines, fixture, mimeMessage, RecordingLogger, run, seed } from './query-api-kit.js';
+import {
+  base64Lines,
+  fixture,
+  httpApiEvent,
+  mimeMessage,
+  RecordingLogger,
+  run,
+  seed,
+} from './query-api-kit.js';
 
 const LATIN1_CSV = Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x3b, 0x31, 0x0d, 0x0a]); // "café;1" in ISO-8859-1
-const HOST = 'abc123.execute-api.eu-west-1.amazonaws.com';
-
-/** An API Gateway HTTP API (payload format 2.0) event, as the $default route delivers it. */
-function httpApiEvent(
-  method: string,
-  rawPath: string,
-  rawQueryString = '',
-  headers: Record<string, string> = {},
-): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath,
-    rawQueryString,
-    headers: { host: HOST, 'user-agent': 'curl/8.5.0', accept: '*/*', ...headers },
-    ...(rawQueryString
-      ? { queryStringParameters: Object.fromEntries(new URLSearchParams(rawQueryString)) }
-      : {}),
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abc123',
-      domainName: HOST,
-      domainPrefix: 'abc123',
-      http: {
-        method,
-        path: rawPath,
-        protocol: 'HTTP/1.1',
-        sourceIp: '192.0.2.10',
-        userAgent: 'curl/8.5.0',
-      },
-      requestId: 'Zx1AbCdEfGhIjKlMnO=',
-      routeKey: '$default',
-      stage: '$default',
-      time: '01/Jun/2024:10:00:00 +0000',
-      timeEpoch: 1717236000000,
-    },
-    isBase64Encoded: false,
-  };
-}
 
 const index = new MemoryMessageIndex();
 const store = new MemoryRawStore();
@@ -63,6 +31,7 @@ const handler = createApiHandler({
   index,
   store,
   logger,
+  authorization: { kind: 'iam' },
   rawLink: async (rawKey) => {
     rawLinks.push(rawKey);
     return `https://popvault-mail.s3.eu-west-1.amazonaws.com/${rawKey}?X-Amz-Expires=300`;
@@ -178,14 +147,38 @@ describe('wiring for AWS', () => {
   });
 
   it('loads POPVAULT_BUCKET and POPVAULT_TABLE, naming the one that is missing', () => {
-    expect(loadApiEnv({ POPVAULT_BUCKET: 'b', POPVAULT_TABLE: 't' })).toEqual({
-      bucketName: 'b',
-      tableName: 't',
-    });
+    expect(
+      loadApiEnv({ POPVAULT_BUCKET: 'b', POPVAULT_TABLE: 't', POPVAULT_API_AUTH: 'iam' }),
+    ).toEqual({ bucketName: 'b', tableName: 't', authorization: { kind: 'iam' } });
     expect(() => loadApiEnv({ POPVAULT_TABLE: 't' })).toThrow(ApiEnvError);
     expect(() => loadApiEnv({ POPVAULT_BUCKET: 'b', POPVAULT_TABLE: '' })).toThrow(
       /POPVAULT_TABLE is not set/,
     );
+  });
+
+  it('a function deployed without its authorization mode refuses to start rather than serve every mailbox', () => {
+    const base = { POPVAULT_BUCKET: 'b', POPVAULT_TABLE: 't' };
+    expect(() => loadApiEnv(base)).toThrow(/POPVAULT_API_AUTH is not set/);
+    expect(() => loadApiEnv({ ...base, POPVAULT_API_AUTH: 'none' })).toThrow(
+      /POPVAULT_API_AUTH is "none", not "iam" or "jwt"/,
+    );
+    expect(
+      loadApiEnv({
+        ...base,
+        POPVAULT_API_AUTH: 'jwt',
+        POPVAULT_JWT_MAILBOXES_CLAIM: 'https://popvault.example/mailboxes',
+        POPVAULT_JWT_REQUIRED_SCOPES: 'mail.read popvault',
+      }).authorization,
+    ).toEqual({
+      kind: 'jwt',
+      mailboxesClaim: 'https://popvault.example/mailboxes',
+      requiredScopes: ['mail.read', 'popvault'],
+    });
+    expect(loadApiEnv({ ...base, POPVAULT_API_AUTH: 'jwt' }).authorization).toEqual({
+      kind: 'jwt',
+      mailboxesClaim: 'popvault_mailboxes',
+      requiredScopes: [],
+    });
   });
 
   it('presigns raw links for 5 minutes, as downloads, without calling AWS', async () => {
@@ -195,7 +188,7 @@ describe('wiring for AWS', () => {
       credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-secret' },
     };
     const { rawLink } = awsArchive(
-      { bucketName: 'popvault-mail', tableName: 'popvault-index' },
+      { bucketName: 'popvault-mail', tableName: 'popvault-index', authorization: { kind: 'iam' } },
       { s3: new S3Client(config), dynamo: new DynamoDBClient(config) },
     );
     const url = new URL(await rawLink('raw/d29yaw/ab/abcdef.eml'));
@@ -211,6 +204,7 @@ describe('wiring for AWS', () => {
   it('handler.ts builds its handler from the environment at load, and fails clearly without it', async () => {
     vi.stubEnv('POPVAULT_BUCKET', 'popvault-mail');
     vi.stubEnv('POPVAULT_TABLE', 'popvault-index');
+    vi.stubEnv('POPVAULT_API_AUTH', 'iam');
     vi.stubEnv('AWS_REGION', 'eu-west-1');
     const loaded = await import('../../functions/query-api/handler.js');
     expect(typeof loaded.handler).toBe('function');

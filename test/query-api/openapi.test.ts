@@ -7,6 +7,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { MessageRecord } from '../../functions/core/archive/ports.js';
 import { createQueryApp, LIST_ITEM_MAX_FROM } from '../../functions/query-api/create-query-app.js';
+import { forbidden } from '../../functions/query-api/errors.js';
+import { onlyMailboxes } from '../../functions/query-api/mailbox-access.js';
 import {
   type OpenApiDocument,
   openApiDocument,
@@ -245,6 +247,7 @@ describe('real responses match the documented ones', () => {
     ['/mailboxes/{mailboxId}/runs', '/mailboxes/work/runs'],
     ['/messages', '/messages?messageId=inv-2024-0042@shop.example'],
     ['/messages/{id}', 'DETAIL'],
+    ['/mailboxes/{mailboxId}/messages/{id}', 'DETAIL'],
   ];
 
   it.each(jsonRoutes)('%s: %s', async (path, url) => {
@@ -266,24 +269,28 @@ describe('real responses match the documented ones', () => {
     expect(body.items[0]?.date).toBeNull();
   });
 
-  it('/messages/{id}/raw: the documented content type and headers, or the documented 302', async () => {
-    const path = '/messages/{id}/raw';
-    const res = await app.request(concrete(path));
-    const documented = documentedResponse(path, 200);
-    expect(Object.keys(documented.content ?? {})).toContain(res.headers.get('content-type'));
-    for (const header of Object.keys(documented.headers ?? {})) {
-      expect(res.headers.get(header), header).not.toBeNull();
-    }
-    await res.arrayBuffer();
-    const redirect = await linked.request(concrete(path));
-    expect(redirect.status).toBe(302);
-    for (const header of Object.keys(documentedResponse(path, 302).headers ?? {})) {
-      expect(redirect.headers.get(header), header).not.toBeNull();
-    }
-  });
+  it.each(['/messages/{id}/raw', '/mailboxes/{mailboxId}/messages/{id}/raw'])(
+    '%s: the documented content type and headers, or the documented 302',
+    async (path) => {
+      const res = await app.request(concrete(path));
+      const documented = documentedResponse(path, 200);
+      expect(Object.keys(documented.content ?? {})).toContain(res.headers.get('content-type'));
+      for (const header of Object.keys(documented.headers ?? {})) {
+        expect(res.headers.get(header), header).not.toBeNull();
+      }
+      await res.arrayBuffer();
+      const redirect = await linked.request(concrete(path));
+      expect(redirect.status).toBe(302);
+      for (const header of Object.keys(documentedResponse(path, 302).headers ?? {})) {
+        expect(redirect.headers.get(header), header).not.toBeNull();
+      }
+    },
+  );
 
-  it('/messages/{id}/attachments/{n}: the documented headers', async () => {
-    const path = '/messages/{id}/attachments/{n}';
+  it.each([
+    '/messages/{id}/attachments/{n}',
+    '/mailboxes/{mailboxId}/messages/{id}/attachments/{n}',
+  ])('%s: the documented headers', async (path) => {
     const res = await app.request(concrete(path));
     expect(res.status).toBe(200);
     for (const header of Object.keys(documentedResponse(path, 200).headers ?? {})) {
@@ -333,6 +340,34 @@ describe('real responses match the documented ones', () => {
       () =>
         createQueryApp({ index, store, auth: { bearerToken: 'a'.repeat(32) } }).request(
           '/mailboxes',
+        ),
+    ],
+    [
+      '/mailboxes',
+      403,
+      'JWT without the mailboxes claim',
+      () =>
+        createQueryApp({
+          index,
+          store,
+          access: () => {
+            throw forbidden('the token has no "popvault_mailboxes" claim');
+          },
+        }).request('/mailboxes'),
+    ],
+    [
+      '/mailboxes/{mailboxId}/messages/{id}',
+      404,
+      'an id of another mailbox',
+      () => app.request(`/mailboxes/home/messages/${encodeMessageRef(invoice)}`),
+    ],
+    [
+      '/mailboxes/{mailboxId}/messages/{id}/raw',
+      404,
+      'a mailbox the caller may not read',
+      () =>
+        createQueryApp({ index, store, access: () => onlyMailboxes(['home']) }).request(
+          concrete('/mailboxes/{mailboxId}/messages/{id}/raw'),
         ),
     ],
     ['/mailboxes', 405, 'POST', () => app.request('/mailboxes', { method: 'POST' })],

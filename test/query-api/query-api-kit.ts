@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { expect } from 'vitest';
 import type {
   MessageIndex,
@@ -150,4 +151,50 @@ export async function errorOf(res: Response): Promise<ErrorJson['error']> {
   const body = (await res.json()) as ErrorJson;
   expect(Object.keys(body)).toEqual(['error']);
   return body.error;
+}
+
+const HOST = 'abc123.execute-api.eu-west-1.amazonaws.com';
+
+/**
+ * An API Gateway HTTP API (payload format 2.0) event, as the $default route delivers it. With
+ * `jwtClaims`, as a JWT authorizer passes them on: every value a string, the way API Gateway
+ * renders claims (an array claim arrives as "[a b]").
+ */
+export function httpApiEvent(
+  method: string,
+  rawPath: string,
+  rawQueryString = '',
+  headers: Record<string, string> = {},
+  jwtClaims?: Record<string, unknown>,
+): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath,
+    rawQueryString,
+    headers: { host: HOST, 'user-agent': 'curl/8.5.0', accept: '*/*', ...headers },
+    ...(rawQueryString
+      ? { queryStringParameters: Object.fromEntries(new URLSearchParams(rawQueryString)) }
+      : {}),
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abc123',
+      domainName: HOST,
+      domainPrefix: 'abc123',
+      http: {
+        method,
+        path: rawPath,
+        protocol: 'HTTP/1.1',
+        sourceIp: '192.0.2.10',
+        userAgent: 'curl/8.5.0',
+      },
+      requestId: 'Zx1AbCdEfGhIjKlMnO=',
+      routeKey: '$default',
+      stage: '$default',
+      time: '01/Jun/2024:10:00:00 +0000',
+      timeEpoch: 1717236000000,
+      ...(jwtClaims ? { authorizer: { jwt: { claims: jwtClaims, scopes: null } } } : {}),
+    } as APIGatewayProxyEventV2['requestContext'],
+    isBase64Encoded: false,
+  };
 }

@@ -1,4 +1,5 @@
 import { createQueryApp } from '../../query-api/create-query-app.js';
+import { decodeMessageRef } from '../../query-api/params.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
 import { CliError, EXIT } from '../cli-error.js';
 import { defaultArchiveDirectory, openLocalArchive } from '../local-archive.js';
@@ -38,6 +39,22 @@ interface ApiError {
  * Reads go through the same query app the API serves, in-process: one set of validation and one
  * response shape for the terminal and for HTTP.
  */
+/**
+ * A message's path under its mailbox (/mailboxes/{mailbox}/messages/{id}), the route an IAM policy
+ * can grant one mailbox by; the mailbox comes from the id itself, which names it.
+ */
+function messagePath(command: string, id: string): string {
+  let mailboxId: string;
+  try {
+    mailboxId = decodeMessageRef(id).mailboxId;
+  } catch {
+    throw new CliError(
+      `popvault ${command}: ${JSON.stringify(id.slice(0, 80))} is not a message ID; take one from "popvault list --mailbox ID".`,
+    );
+  }
+  return `/mailboxes/${encodeURIComponent(mailboxId)}/messages/${encodeURIComponent(id)}`;
+}
+
 export async function readCommand(
   command: 'list' | 'show' | 'raw',
   argv: string[],
@@ -62,9 +79,7 @@ export async function readCommand(
       ? values.mailbox
         ? `/mailboxes/${encodeURIComponent(values.mailbox)}/messages?limit=${limit}`
         : '/mailboxes'
-      : command === 'show'
-        ? `/messages/${encodeURIComponent(id ?? '')}`
-        : `/messages/${encodeURIComponent(id ?? '')}/raw`;
+      : `${messagePath(command, id ?? '')}${command === 'raw' ? '/raw' : ''}`;
   let request: (path: string) => Promise<Response>;
   let close = (): void => {};
   if (values.api) {

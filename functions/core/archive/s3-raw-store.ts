@@ -12,9 +12,11 @@
  * - Bodies are always Buffers with an explicit checksum header: the SDK then sends them as they are,
  *   never as aws-chunked streams with trailers, and can replay them on its own retries.
  *
- * The Lambda role needs s3:ListBucket on the bucket besides Get/PutObject: without it S3 answers a
- * HEAD of a missing key with 403 instead of 404, and has() would report access denied. The bucket
- * needs a lifecycle rule aborting incomplete multipart uploads, in case our own abort fails too.
+ * put() reads nothing back, so a writer needs s3:PutObject (and AbortMultipartUpload) only: the
+ * puller is granted neither GetObject nor ListBucket, and S3 answers its HEAD of any key with 403,
+ * which cannot tell "missing" from "there". get() and has() are for readers (the query API, tests),
+ * which need GetObject, and ListBucket for has() to see 404 rather than 403 for a missing key. The
+ * bucket needs a lifecycle rule aborting incomplete multipart uploads, in case our own abort fails.
  */
 import { createHash } from 'node:crypto';
 import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
@@ -59,6 +61,8 @@ export const DEFAULT_PART_CONCURRENCY = 2;
  */
 const CONFLICT_ATTEMPTS = 4;
 const CONFLICT_BACKOFF_MS = 100;
+/** One upload, then one more to learn whether a vanished upload had completed (see putMultipart). */
+const VANISHED_UPLOAD_ATTEMPTS = 2;
 const CONTENT_TYPE = 'message/rfc822';
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
@@ -304,6 +308,11 @@ export class S3RawStore implements RawStore {
     }
   }
 
+  /**
+   * NoSuchUpload on Complete almost always means the SDK retried a Complete whose answer was lost,
+   * so the object is there; but the writer may not read (see the file comment), so instead of a HEAD
+   * the message is uploaded once more and the conditional Complete decides: 412 says it was stored.
+   */
   async #putMultipart(key: string, path: string, size: number, sha256: string): Promise<void> {
     let handle: FileHandle;
     try {
@@ -311,6 +320,25 @@ export class S3RawStore implements RawStore {
     } catch (error) {
       throw sourceUnreadable(path, error);
     }
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const last = attempt >= VANISHED_UPLOAD_ATTEMPTS;
+        const outcome = await this.#uploadOnce(handle, key, path, size, sha256, last);
+        if (outcome !== 'upload-vanished') return;
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #uploadOnce(
+    handle: FileHandle,
+    key: string,
+    path: string,
+    size: number,
+    sha256: string,
+    lastAttempt: boolean,
+  ): Promise<'stored' | 'already-stored' | 'upload-vanished'> {
     let uploadId: string | undefined;
     try {
       const created = await this.#send('CreateMultipartUpload', () =>
@@ -331,16 +359,15 @@ export class S3RawStore implements RawStore {
         );
       }
       const parts = await this.#uploadParts(handle, path, key, uploadId, size, sha256);
-      const outcome = await this.#complete(key, uploadId, parts, size);
+      const outcome = await this.#complete(key, uploadId, parts, size, lastAttempt);
       if (outcome === 'already-stored') {
         // The upload stays open after a refused Complete, and its parts would be billed.
         await this.#abort(key, uploadId);
       }
+      return outcome;
     } catch (error) {
       if (uploadId !== undefined) await this.#abort(key, uploadId);
       throw error;
-    } finally {
-      await handle.close();
     }
   }
 
@@ -456,7 +483,8 @@ export class S3RawStore implements RawStore {
     uploadId: string,
     parts: UploadedPart[],
     size: number,
-  ): Promise<'stored' | 'already-stored'> {
+    lastAttempt: boolean,
+  ): Promise<'stored' | 'already-stored' | 'upload-vanished'> {
     // S3's composite checksum: the SHA-256 of the parts' binary digests (then "-<part count>").
     const composite = base64Sha256(Buffer.concat(parts.map((p) => p.digest)));
     for (let attempt = 1; ; attempt++) {
@@ -486,9 +514,7 @@ export class S3RawStore implements RawStore {
           await delay(CONFLICT_BACKOFF_MS * attempt);
           continue;
         }
-        // The SDK retries a Complete whose answer was lost; if the first try went through, the
-        // upload is gone and the object (these bytes, by its key) is there.
-        if (sdkErrorName(error) === 'NoSuchUpload' && (await this.has(key))) return 'stored';
+        if (sdkErrorName(error) === 'NoSuchUpload' && !lastAttempt) return 'upload-vanished';
         throw toArchiveError(error, { service: 's3', operation: 'CompleteMultipartUpload' });
       }
       if (echoed !== undefined && !sameComposite(echoed, composite, parts.length)) {

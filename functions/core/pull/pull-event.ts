@@ -1,222 +1,54 @@
-import { MAILBOX_ID } from '../archive/mailbox-id.js';
-import type { TlsMode } from '../pop3/transport.js';
-import type { ServerPolicy } from './pull-options.js';
-
 /**
- * What a scheduled invocation carries: one mailbox's settings and the id of the secret holding its
- * credentials, never the credentials themselves. Validated strictly: an unknown or malformed field is
- * an error that names the field and the fix, not a run that half-works.
+ * What a scheduled invocation carries: `{ "mailboxId": "..." }` and nothing else.
+ *
+ * Anyone allowed to invoke a puller function or edit its schedule controls the event, so the event
+ * must not be able to choose the server, its CA, the secret or the archive: those are fixed at synth
+ * in the function's own configuration (functions/puller/mailbox-settings.ts). The id must be the one
+ * mailbox this function serves; it is checked only so that a mis-wired schedule or a hand-made
+ * invocation is refused loudly instead of silently pulling another mailbox than the caller meant.
  */
-export interface PullEvent {
+export interface ScheduledEvent {
   mailboxId: string;
-  host: string;
-  port: number;
-  tls: TlsMode;
-  insecure: boolean;
-  pipelining: boolean;
-  /** PEM of extra CA certificates to trust for this server. */
-  caPem: string | null;
-  pinSha256: string | null;
-  /** Secrets Manager id (ARN or name) of the mailbox's credentials JSON. */
-  secretId: string;
-  policy: ServerPolicy;
-  maxMessageOctets: number | null;
-  oversize: 'skip' | 'store';
-  maxMessagesPerRun: number | null;
-  maxOctetsPerRun: number | null;
 }
 
-export class PullEventError extends Error {
-  override name = 'PullEventError';
+export class ScheduledEventError extends Error {
+  override name = 'ScheduledEventError';
   readonly code = 'INVALID_EVENT';
 }
 
-const HOST = /^[A-Za-z0-9.-]{1,253}$|^\[?[0-9A-Fa-f:.]+\]?$/;
-const FINGERPRINT = /^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/;
+/** Longest id echoed back in an error: the rest is the caller's text, not ours. */
+const ECHO_LIMIT = 64;
 
-const FIELDS = new Set([
-  'mailboxId',
-  'host',
-  'port',
-  'tls',
-  'insecure',
-  'pipelining',
-  'caPem',
-  'pinSha256',
-  'secretId',
-  'policy',
-  'deleteAfterDays',
-  'maxMessageBytes',
-  'oversize',
-  'maxMessagesPerRun',
-  'maxBytesPerRun',
-]);
-
-function fail(field: string, problem: string, fix: string): never {
-  throw new PullEventError(`event field "${field}" ${problem}; ${fix}`);
+function shown(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return JSON.stringify(text.length > ECHO_LIMIT ? `${text.slice(0, ECHO_LIMIT)}…` : text);
 }
 
-function optionalPositiveInt(input: Record<string, unknown>, field: string): number | null {
-  const value = input[field];
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    fail(
-      field,
-      `must be a positive whole number, got ${JSON.stringify(value)}`,
-      'remove it or set e.g. 1000',
-    );
-  }
-  return value;
-}
-
-function optionalBoolean(
-  input: Record<string, unknown>,
-  field: string,
-  fallback: boolean,
-): boolean {
-  const value = input[field];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean')
-    fail(field, `must be true or false, got ${JSON.stringify(value)}`, 'use a JSON boolean');
-  return value;
-}
-
-function requiredString(
-  input: Record<string, unknown>,
-  field: string,
-  pattern: RegExp | null,
-  fix: string,
-): string {
-  const value = input[field];
-  if (typeof value !== 'string' || value.length === 0)
-    fail(field, 'is missing or not a string', fix);
-  if (pattern && !pattern.test(value))
-    fail(field, `has an unusable value ${JSON.stringify(value.slice(0, 80))}`, fix);
-  return value;
-}
-
-export function parsePullEvent(event: unknown): PullEvent {
+/**
+ * Accepts exactly `{ "mailboxId": <expected> }`. Every other field is refused by name only (never
+ * its value: a forged event may carry a password), so nothing an event says reaches a connection.
+ */
+export function parseScheduledEvent(event: unknown, expectedMailboxId: string): ScheduledEvent {
+  const fix = `send exactly {"mailboxId":"${expectedMailboxId}"}; this function's server, secret and limits come from the stack's config`;
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-    throw new PullEventError(
-      'the event must be a JSON object with the mailbox settings (see README, "mailboxes")',
-    );
+    throw new ScheduledEventError(`the event must be a JSON object; ${fix}`);
   }
   const input = event as Record<string, unknown>;
-  for (const key of Object.keys(input)) {
-    if (!FIELDS.has(key))
-      fail(key, 'is not a known setting', `remove it (known: ${[...FIELDS].join(', ')})`);
-  }
-  const mailboxId = requiredString(
-    input,
-    'mailboxId',
-    MAILBOX_ID,
-    'use 1-64 letters, digits, ".", "_" or "-"',
-  );
-  const host = requiredString(
-    input,
-    'host',
-    HOST,
-    'give the POP3 server host name, e.g. "outlook.office365.com"',
-  );
-  const port = input.port;
-  if (typeof port !== 'number' || !Number.isSafeInteger(port) || port < 1 || port > 65535) {
-    fail(
-      'port',
-      `must be 1-65535, got ${JSON.stringify(port)}`,
-      'use 995 for implicit TLS or 110 for STLS',
+  const extra = Object.keys(input).filter((key) => key !== 'mailboxId');
+  if (extra.length > 0) {
+    const names = extra
+      .slice(0, 10)
+      .map((key) => shown(key))
+      .join(', ');
+    throw new ScheduledEventError(
+      `the event carries ${extra.length === 1 ? 'a field' : 'fields'} the puller does not take (${names}${extra.length > 10 ? ', …' : ''}); ${fix}`,
     );
   }
-  const tls = input.tls;
-  if (tls !== 'implicit' && tls !== 'starttls' && tls !== 'none') {
-    fail(
-      'tls',
-      `must be "implicit", "starttls" or "none", got ${JSON.stringify(tls)}`,
-      'use "implicit" (port 995)',
+  const { mailboxId } = input;
+  if (mailboxId !== expectedMailboxId) {
+    throw new ScheduledEventError(
+      `the event names mailbox ${shown(mailboxId)}, but this function pulls only mailbox "${expectedMailboxId}"; invoke that mailbox's own puller function, or ${fix}`,
     );
   }
-  const insecure = optionalBoolean(input, 'insecure', false);
-  if (tls === 'none' && !insecure) {
-    fail(
-      'tls',
-      'is "none" (plaintext) without "insecure": true',
-      'use "implicit" or "starttls"; plaintext is for loopback tests only',
-    );
-  }
-  const caPem = input.caPem;
-  if (
-    caPem !== undefined &&
-    caPem !== null &&
-    (typeof caPem !== 'string' || !caPem.includes('BEGIN CERTIFICATE'))
-  ) {
-    fail(
-      'caPem',
-      'is not a PEM certificate',
-      'paste the CA certificate including its BEGIN/END lines, or remove the field',
-    );
-  }
-  const pin = input.pinSha256;
-  if (pin !== undefined && pin !== null && (typeof pin !== 'string' || !FINGERPRINT.test(pin))) {
-    fail(
-      'pinSha256',
-      'is not a SHA-256 fingerprint',
-      'use 64 hex digits, colons optional (openssl x509 -fingerprint -sha256)',
-    );
-  }
-  const secretId = requiredString(
-    input,
-    'secretId',
-    null,
-    'give the ARN or name of the mailbox secret',
-  );
-  const policyName = input.policy ?? 'delete';
-  let policy: ServerPolicy;
-  if (policyName === 'delete' || policyName === 'keep') {
-    if (input.deleteAfterDays !== undefined)
-      fail(
-        'deleteAfterDays',
-        `only applies to policy "delete-after-days"`,
-        'remove it or change the policy',
-      );
-    policy = { kind: policyName };
-  } else if (policyName === 'delete-after-days') {
-    const days = input.deleteAfterDays;
-    if (typeof days !== 'number' || !Number.isSafeInteger(days) || days < 0 || days > 36500) {
-      fail(
-        'deleteAfterDays',
-        `must be a whole number of days 0-36500, got ${JSON.stringify(days)}`,
-        'e.g. 30',
-      );
-    }
-    policy = { kind: 'delete-after-days', days };
-  } else {
-    fail(
-      'policy',
-      `must be "delete", "keep" or "delete-after-days", got ${JSON.stringify(policyName)}`,
-      'use "delete" to archive then remove from the server',
-    );
-  }
-  const oversize = input.oversize ?? 'skip';
-  if (oversize !== 'skip' && oversize !== 'store') {
-    fail(
-      'oversize',
-      `must be "skip" or "store", got ${JSON.stringify(oversize)}`,
-      'use "skip" to leave large mail on the server',
-    );
-  }
-  return {
-    mailboxId,
-    host,
-    port,
-    tls,
-    insecure,
-    pipelining: optionalBoolean(input, 'pipelining', true),
-    caPem: typeof caPem === 'string' ? caPem : null,
-    pinSha256: typeof pin === 'string' ? pin : null,
-    secretId,
-    policy,
-    maxMessageOctets: optionalPositiveInt(input, 'maxMessageBytes'),
-    oversize,
-    maxMessagesPerRun: optionalPositiveInt(input, 'maxMessagesPerRun'),
-    maxOctetsPerRun: optionalPositiveInt(input, 'maxBytesPerRun'),
-  };
+  return { mailboxId: expectedMailboxId };
 }
