@@ -102,6 +102,9 @@ class DiscardingIndex implements MessageIndex {
     return true;
   }
   async releaseLease(): Promise<void> {}
+  async leaseHolder(): Promise<null> {
+    return null;
+  }
   async putRun(): Promise<void> {}
   async listRuns(): Promise<[]> {
     return [];

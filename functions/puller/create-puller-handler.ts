@@ -13,7 +13,7 @@ import {
 import type { Pop3Client, Pop3ClientOptions } from '../core/pop3/client.js';
 import type { MessageParser } from '../core/pull/message-spool.js';
 import { parseScheduledEvent, ScheduledEventError } from '../core/pull/pull-event.js';
-import type { PullOptions, RunLogger } from '../core/pull/pull-options.js';
+import { PULL_DEFAULTS, type PullOptions, type RunLogger } from '../core/pull/pull-options.js';
 import { runPull } from '../core/pull/pull-run.js';
 import type { MailboxSettings } from './mailbox-settings.js';
 import type { PullerEnv } from './puller-env.js';
@@ -52,8 +52,25 @@ export class PullFailedError extends Error {
   }
 }
 
-function pullOptions(mailbox: MailboxSettings, hardDeadline: number): PullOptions {
+/**
+ * A Lambda run cannot be probed from another, so its lease is only ever freed by the run itself or
+ * by expiry: a run that dies (out of memory, killed at its timeout) blocks its mailbox for at most
+ * the lease's time to live after its last renewal. That is PULL_DEFAULTS.leaseTtlMs (2 minutes), or
+ * the whole invocation's time when the function's timeout is shorter, so a lease never outlives by
+ * more than its own length the invocation that took it. Reserved concurrency 1 per mailbox means no
+ * second run starts while the first is alive in any case.
+ */
+export function lambdaLeaseTtlMs(remainingMs: number): number {
+  return Math.max(1000, Math.min(PULL_DEFAULTS.leaseTtlMs, Math.floor(remainingMs)));
+}
+
+function pullOptions(
+  mailbox: MailboxSettings,
+  hardDeadline: number,
+  leaseTtlMs: number,
+): PullOptions {
   return {
+    leaseTtlMs,
     mailboxId: mailbox.mailboxId,
     server: {
       host: mailbox.host,
@@ -124,7 +141,8 @@ export function createPullerHandler(deps: PullerDeps) {
       throw error;
     }
     const hardDeadline = now() + context.getRemainingTimeInMillis();
-    const run = await runPull(pullOptions(mailbox, hardDeadline), {
+    const leaseTtlMs = lambdaLeaseTtlMs(context.getRemainingTimeInMillis());
+    const run = await runPull(pullOptions(mailbox, hardDeadline, leaseTtlMs), {
       rawStore,
       index,
       credentials: await credentials(),

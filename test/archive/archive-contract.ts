@@ -929,6 +929,41 @@ export function describeMessageIndexContract(
         await index.releaseLease(unique('never'), 'run-a');
       });
 
+      it('names its holder; a live lease is taken over only from the very owner proved dead', async () => {
+        const mailboxId = unique('takeover');
+        expect(await index.leaseHolder(mailboxId)).toBeNull();
+        expect(await index.acquireLease({ mailboxId, owner: 'dead', now: t0, ttlMs })).toBe(true);
+        expect(await index.leaseHolder(mailboxId)).toEqual({
+          owner: 'dead',
+          expiresAt: t0 + ttlMs,
+        });
+        // Naming some other owner as dead takes nothing: the lease may have changed hands since.
+        expect(
+          await index.acquireLease({
+            mailboxId,
+            owner: 'next',
+            now: t0 + 1,
+            ttlMs,
+            takeOverFrom: 'someone-else',
+          }),
+        ).toBe(false);
+        expect(
+          await index.acquireLease({
+            mailboxId,
+            owner: 'next',
+            now: t0 + 1,
+            ttlMs,
+            takeOverFrom: 'dead',
+          }),
+        ).toBe(true);
+        expect(await index.leaseHolder(mailboxId)).toEqual({
+          owner: 'next',
+          expiresAt: t0 + 1 + ttlMs,
+        });
+        await index.releaseLease(mailboxId, 'next');
+        expect(await index.leaseHolder(mailboxId)).toBeNull();
+      });
+
       it('leases are per mailbox', async () => {
         const a = unique('lease');
         expect(await index.acquireLease({ mailboxId: a, owner: 'run-a', now: t0, ttlMs })).toBe(

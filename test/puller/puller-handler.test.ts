@@ -8,6 +8,7 @@ import { Pop3Client } from '../../functions/core/pop3/client.js';
 import { ScheduledEventError } from '../../functions/core/pull/pull-event.js';
 import {
   createPullerHandler,
+  lambdaLeaseTtlMs,
   PullFailedError,
   type RunMetrics,
 } from '../../functions/puller/create-puller-handler.js';
@@ -207,5 +208,13 @@ describe('puller Lambda handler', () => {
     expect(
       loadPullerEnv({ ...base, POPVAULT_MAILBOX: JSON.stringify(settingsOf('x')) }).mailbox,
     ).toMatchObject({ mailboxId: 'x', secretId: 'secret-x', port: lab.tlsPort });
+  });
+});
+
+describe('the lease of a Lambda run', () => {
+  it('lasts two minutes unrenewed, or the invocation’s whole time when the function’s timeout is shorter', () => {
+    expect(lambdaLeaseTtlMs(900_000)).toBe(120_000);
+    expect(lambdaLeaseTtlMs(60_000)).toBe(60_000);
+    expect(lambdaLeaseTtlMs(0)).toBe(1000);
   });
 });

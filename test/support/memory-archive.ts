@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type {
+  LeaseHolder,
   LeaseRequest,
   ListMessagesQuery,
   MailboxSummary,
@@ -113,12 +114,24 @@ export class MemoryMessageIndex implements MessageIndex {
 
   async acquireLease(request: LeaseRequest): Promise<boolean> {
     const held = this.leases.get(request.mailboxId);
-    if (held && held.owner !== request.owner && held.expiresAt > request.now) return false;
+    if (
+      held &&
+      held.owner !== request.owner &&
+      held.owner !== request.takeOverFrom &&
+      held.expiresAt > request.now
+    ) {
+      return false;
+    }
     this.leases.set(request.mailboxId, {
       owner: request.owner,
       expiresAt: request.now + request.ttlMs,
     });
     return true;
+  }
+
+  async leaseHolder(mailboxId: string): Promise<LeaseHolder | null> {
+    const held = this.leases.get(mailboxId);
+    return held === undefined ? null : { ...held };
   }
 
   async releaseLease(mailboxId: string, owner: string): Promise<void> {

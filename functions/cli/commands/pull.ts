@@ -15,6 +15,7 @@ import { CliError, EXIT } from '../cli-error.js';
 import { defaultArchiveDirectory, openLocalArchive } from '../local-archive.js';
 import { createProgressReporter } from '../progress.js';
 import { promptHidden } from '../prompt.js';
+import { localLeaseIdentity } from '../run-identity.js';
 
 export const PULL_HELP = `popvault pull: archive one POP3 mailbox, then delete what was archived (by default)
 
@@ -381,7 +382,15 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
       spoolDirectory: tmpdir(),
       now: Date.now,
       newRunId: randomUUID,
-      onProgress: progress.onProgress,
+      leaseIdentity: localLeaseIdentity(),
+      onProgress: (event) => {
+        if (event.kind === 'lease-taken-over') {
+          io.stderr.write(
+            `popvault pull: took over mailbox ${mailboxId} from a run that is no longer alive (${event.previousOwner}).\n`,
+          );
+        }
+        progress.onProgress(event);
+      },
     });
     progress.done();
     io.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${summary(run)}\n`);

@@ -76,6 +76,7 @@ import {
   requirePageLimit,
 } from './listing-cursor.js';
 import type {
+  LeaseHolder,
   LeaseRequest,
   ListMessagesQuery,
   MailboxSummary,
@@ -690,9 +691,17 @@ export class DynamoMessageIndex implements MessageIndex {
             // TTL only tidies up (it deletes days late); expiresAt is what the condition trusts.
             [TTL_ATTRIBUTE]: Math.ceil(expiresAt / 1000),
           },
-          ConditionExpression: 'attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner',
+          ConditionExpression: `attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner${
+            request.takeOverFrom === undefined ? '' : ' OR #owner = :takeOverFrom'
+          }`,
           ExpressionAttributeNames: { '#pk': PK, '#expiresAt': 'expiresAt', '#owner': 'owner' },
-          ExpressionAttributeValues: { ':now': request.now, ':owner': request.owner },
+          ExpressionAttributeValues: {
+            ':now': request.now,
+            ':owner': request.owner,
+            ...(request.takeOverFrom === undefined
+              ? {}
+              : { ':takeOverFrom': request.takeOverFrom }),
+          },
         }),
       );
       return true;
@@ -700,6 +709,14 @@ export class DynamoMessageIndex implements MessageIndex {
       if (isConditionFailed(error)) return false;
       throw toArchiveError(error, this.#op('PutItem'));
     }
+  }
+
+  async leaseHolder(mailboxId: string): Promise<LeaseHolder | null> {
+    const pk = mailboxPk(mailboxId);
+    if (!fitsKey(PK, pk)) return null;
+    const item = await this.#getItem(pk, LEASE_SK);
+    if (item === undefined) return null;
+    return { owner: String(item.owner), expiresAt: Number(item.expiresAt) };
   }
 
   async releaseLease(mailboxId: string, owner: string): Promise<void> {

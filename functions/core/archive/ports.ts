@@ -178,6 +178,18 @@ export interface LeaseRequest {
   now: number;
   /** How long the lease holds without renewal; a crashed run's lease expires by itself. */
   ttlMs: number;
+  /**
+   * Also take the lease if this owner holds it, expired or not: the caller has proved that holder
+   * dead (a local run killed on this machine, see functions/cli/run-identity.ts). Compared in the
+   * same conditional write, so a lease that changed hands since it was read is left alone.
+   */
+  takeOverFrom?: string;
+}
+
+export interface LeaseHolder {
+  owner: string;
+  /** Epoch ms. */
+  expiresAt: number;
 }
 
 export interface MessageIndex {
@@ -207,6 +219,8 @@ export interface MessageIndex {
   acquireLease(request: LeaseRequest): Promise<boolean>;
   /** Releases the lease if this owner still holds it. */
   releaseLease(mailboxId: string, owner: string): Promise<void>;
+  /** Who holds the mailbox's lease (expired or not), or null when nobody does. */
+  leaseHolder(mailboxId: string): Promise<LeaseHolder | null>;
 
   putRun(run: RunRecord): Promise<void>;
   /** Most recent first. */

@@ -34,6 +34,7 @@ import { decodeCursor, encodeCursor, invalidCursor, requirePageLimit } from './l
 import type {
   AddressSummary,
   AttachmentSummary,
+  LeaseHolder,
   LeaseRequest,
   ListMessagesQuery,
   MailboxSummary,
@@ -680,8 +681,18 @@ export class SqliteMessageIndex implements MessageIndex {
           owner: request.owner,
           now: request.now,
           expiresAt: request.now + request.ttlMs,
+          takeOverFrom: request.takeOverFrom ?? null,
         }).changes === 1,
     );
+  }
+
+  async leaseHolder(mailboxId: string): Promise<LeaseHolder | null> {
+    return this.#run('leaseHolder', () => {
+      const row = this.#statements.leaseHolder.get(mailboxId) as
+        | { owner: string; expires_at: number }
+        | undefined;
+      return row === undefined ? null : { owner: row.owner, expiresAt: row.expires_at };
+    });
   }
 
   async releaseLease(mailboxId: string, owner: string): Promise<void> {
@@ -801,8 +812,9 @@ function prepareStatements(db: Database.Database) {
     acquireLease: db.prepare(
       `INSERT INTO leases (mailbox_id, owner, expires_at) VALUES (@mailboxId, @owner, @expiresAt)
         ON CONFLICT (mailbox_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-        WHERE leases.expires_at < @now OR leases.owner = @owner`,
+        WHERE leases.expires_at < @now OR leases.owner = @owner OR leases.owner = @takeOverFrom`,
     ),
+    leaseHolder: db.prepare('SELECT owner, expires_at FROM leases WHERE mailbox_id = ?'),
     releaseLease: db.prepare('DELETE FROM leases WHERE mailbox_id = ? AND owner = ?'),
     putRun: db.prepare(
       `INSERT OR REPLACE INTO runs (mailbox_id, started_order, run_id, started_at, ended_at, outcome,

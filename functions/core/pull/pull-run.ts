@@ -39,8 +39,21 @@ export interface PullDeps {
   logger?: RunLogger;
   /** Opens the POP3 session; tests inject faults here. */
   connect?: (options: Pop3ClientOptions) => Promise<Pop3Client>;
+  /**
+   * Where a lease holder can be probed (a local run: same machine, same boot), who this run is in
+   * the lease and how to tell that another holder is dead. Absent in AWS, where a lease is only
+   * ever freed by its holder or by expiry.
+   */
+  leaseIdentity?: LeaseIdentity;
   /** Progress for a terminal or a test: no message content, only keys and sizes. */
   onProgress?: (event: PullProgress) => void;
+}
+
+export interface LeaseIdentity {
+  /** The lease owner this run writes (it must contain the run id, so every run's is unique). */
+  ownerFor(runId: string): string;
+  /** True only when the owner's process is certainly gone; false when unsure. */
+  isProvablyDead(owner: string): boolean;
 }
 
 export type PullProgress =
@@ -49,7 +62,9 @@ export type PullProgress =
   | { kind: 'stored'; messageKey: string; octets: number }
   /** Retrieval waits for storage: this many messages, holding this much memory, are being persisted. */
   | { kind: 'waiting'; persisting: number; heldOctets: number }
-  | { kind: 'quit'; deleted: number };
+  | { kind: 'quit'; deleted: number }
+  /** The mailbox's lease was held by a run proved dead, and this run took it over. */
+  | { kind: 'lease-taken-over'; previousOwner: string };
 
 interface ListedMessage {
   msg: number;
@@ -184,8 +199,28 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
   };
 
   const leaseTtlMs = options.leaseTtlMs ?? PULL_DEFAULTS.leaseTtlMs;
-  const lease = { mailboxId, owner: runId, ttlMs: leaseTtlMs };
-  const leased = await deps.index.acquireLease({ ...lease, now: startedAt });
+  const identity = deps.leaseIdentity;
+  const lease = { mailboxId, owner: identity?.ownerFor(runId) ?? runId, ttlMs: leaseTtlMs };
+  let leased = await deps.index.acquireLease({ ...lease, now: startedAt });
+  if (!leased && identity !== undefined) {
+    // A holder proved dead on this machine (killed, crashed, rebooted away) cannot renew or use
+    // its lease: waiting for it to expire only locks the mailbox for nothing.
+    const holder = await deps.index.leaseHolder(mailboxId);
+    if (holder !== null && identity.isProvablyDead(holder.owner)) {
+      leased = await deps.index.acquireLease({
+        ...lease,
+        now: startedAt,
+        takeOverFrom: holder.owner,
+      });
+      if (leased) {
+        logger.warn('took over the lease of a run that is no longer alive', {
+          mailboxId,
+          previousOwner: holder.owner,
+        });
+        deps.onProgress?.({ kind: 'lease-taken-over', previousOwner: holder.owner });
+      }
+    }
+  }
   if (!leased) {
     const held = Object.assign(
       new Error(
@@ -226,7 +261,7 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
     state.fatal ??= err;
   } finally {
     clearInterval(renewal);
-    await deps.index.releaseLease(mailboxId, runId).catch((err: unknown) => {
+    await deps.index.releaseLease(mailboxId, lease.owner).catch((err: unknown) => {
       logger.warn('could not release the lease; it will expire by itself', {
         mailboxId,
         errorCode: errorCode(err),
