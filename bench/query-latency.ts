@@ -24,6 +24,7 @@ import { ensureApiToken } from '../functions/cli/local-archive.js';
 import { LocalRawStore } from '../functions/core/archive/local-raw-store.js';
 import type { MessageRecord } from '../functions/core/archive/ports.js';
 import { SqliteMessageIndex } from '../functions/core/archive/sqlite-message-index.js';
+import { PARSER_VERSION } from '../functions/core/message/parser-version.js';
 import { createQueryApp } from '../functions/query-api/create-query-app.js';
 import { encodeMessageRef } from '../functions/query-api/params.js';
 import { prng } from './corpus.js';
@@ -94,6 +95,7 @@ function generated(i: number): { raw: Buffer; record: Omit<MessageRecord, 'rawKe
       attachmentsTruncated: false,
       snippet: body.slice(0, 200),
       parseError: null,
+      parserVersion: PARSER_VERSION,
       octets: raw.length,
       sha256: createHash('sha256').update(raw).digest('hex'),
       archivedAt: new Date(date.getTime() + 60_000).toISOString(),

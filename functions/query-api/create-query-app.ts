@@ -10,6 +10,7 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { pipeline, Readable, Transform } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type {
   AttachmentSummary,
@@ -23,6 +24,8 @@ import type {
 } from '../core/archive/ports.js';
 import { readAttachment } from '../core/message/attachment-reader.js';
 import { sanitizeFilename } from '../core/message/filenames.js';
+import { createMessageParser } from '../core/message/message-parser.js';
+import { PARSER_VERSION } from '../core/message/parser-version.js';
 import {
   ApiError,
   type ApiLogger,
@@ -190,6 +193,7 @@ function messageDetail(record: MessageRecord) {
     runId: record.runId,
     deletedFromServerAt: record.deletedFromServerAt,
     parseError: record.parseError,
+    parserVersion: record.parserVersion,
     attachments: record.attachments.map((attachment, index) => ({
       index,
       filename: attachment.filename,
@@ -342,6 +346,39 @@ async function openAttachment(
   target.once('close', () => content.destroy());
   pipeline(content, target, () => {});
   return target;
+}
+
+/**
+ * Where the attachment a record lists at `position` is now, and what the current parser records for
+ * it. A record from another parser version may number its attachments otherwise, or name or type
+ * them by older rules: its number and hash are not trusted until the current parser, run over the raw
+ * message, yields an attachment of the same size and hash (at that position if it still is there,
+ * else the first other one). The name and type served are then the current parser's.
+ */
+async function locateAttachment(
+  record: MessageRecord,
+  position: number,
+  listed: AttachmentSummary,
+  store: RawStore,
+): Promise<{ position: number; attachment: AttachmentSummary }> {
+  if (record.parserVersion === PARSER_VERSION) return { position, attachment: listed };
+  const parser = createMessageParser();
+  await pipelineAsync(await store.get(record.rawKey), parser.sink);
+  const current = (await parser.metadata).attachments;
+  const same = (a: AttachmentSummary | undefined) =>
+    a !== undefined && a.sha256 === listed.sha256 && a.octets === listed.octets;
+  const found = same(current[position]) ? position : current.findIndex(same);
+  const attachment = current[found];
+  if (attachment === undefined) {
+    // The index and the message disagree, which no request can fix: a server error, logged with
+    // the request id, as when the current version's own attachment does not verify.
+    throw new ApiError(
+      500,
+      'ATTACHMENT_UNREADABLE',
+      `the message was indexed by parser version ${record.parserVersion}, and the current parser (version ${PARSER_VERSION}) finds no attachment of that size and hash in it; download the raw message instead`,
+    );
+  }
+  return { position: found, attachment };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,8 +624,8 @@ export function createQueryApp(deps: QueryAppDeps) {
     readQuery(c.req.url, []);
     const position = parseAttachmentIndex(c.req.param('n') ?? '');
     const record = await requireMessage(c);
-    const attachment = record.attachments[position];
-    if (attachment === undefined) {
+    const listed = record.attachments[position];
+    if (listed === undefined) {
       const count = record.attachments.length;
       throw new ApiError(
         404,
@@ -596,7 +633,9 @@ export function createQueryApp(deps: QueryAppDeps) {
         `the message lists ${count} attachment${count === 1 ? '' : 's'}; ${position} is not one (0-based)`,
       );
     }
-    refuseLarge(attachment.octets, 'the attachment', 'Download the raw message instead.');
+    refuseLarge(listed.octets, 'the attachment', 'Download the raw message instead.');
+    const located = await locateAttachment(record, position, listed, store);
+    const attachment = located.attachment;
     const contentType = isActiveContentType(attachment.contentType)
       ? 'application/octet-stream'
       : attachment.contentType;
@@ -607,7 +646,11 @@ export function createQueryApp(deps: QueryAppDeps) {
       'Content-Length': String(attachment.octets),
     };
     if (c.req.method === 'HEAD') return c.body(null, 200, headers);
-    const content = await openAttachment(await store.get(record.rawKey), position, attachment);
+    const content = await openAttachment(
+      await store.get(record.rawKey),
+      located.position,
+      attachment,
+    );
     return stream(c, content, headers);
   };
   app.get(ROUTES.attachment, getAttachment);

@@ -181,7 +181,7 @@ const attachmentOperation: OperationObject = {
   operationId: 'getAttachment',
   summary: 'One attachment, decoded',
   description:
-    'Served with its recorded content type, except types a browser could execute (HTML, SVG, XML, JavaScript...), which are served as application/octet-stream. Always a download.',
+    "Served with its recorded content type, except types a browser could execute (HTML, SVG, XML, JavaScript...), which are served as application/octet-stream. Always a download. For a message indexed by another parser version (`parserVersion`), the attachment is first found again by the current parser, by its recorded size and hash, and served with the current parser's name and type; 500 `ATTACHMENT_UNREADABLE` when it finds none.",
   tags: ['messages'],
   parameters: [
     ref('parameters', 'MessageId'),
@@ -589,6 +589,7 @@ export const openApiDocument: OpenApiDocument = {
           'runId',
           'deletedFromServerAt',
           'parseError',
+          'parserVersion',
           'attachments',
           'attachmentsTruncated',
         ],
@@ -613,6 +614,12 @@ export const openApiDocument: OpenApiDocument = {
           runId: { type: 'string' },
           deletedFromServerAt: nullableDateTime,
           parseError: { type: nullable('string') },
+          parserVersion: {
+            type: 'integer',
+            minimum: 0,
+            description:
+              'The version of the message parser that wrote this record (its attachment numbering and the fields it filled); 0 for a record written before versions were recorded.',
+          },
           attachments: {
             type: 'array',
             maxItems: MAX_ATTACHMENTS_LISTED,

@@ -21,6 +21,7 @@ import type {
   RunRecord,
 } from '../../functions/core/archive/ports.js';
 import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
+import { UNVERSIONED_PARSER } from '../../functions/core/message/parser-version.js';
 
 export interface RawStoreHarness {
   store: RawStore;
@@ -338,6 +339,7 @@ export function makeRecord(
     attachmentsTruncated: false,
     snippet: 'First line\r\nsecond line',
     parseError: null,
+    parserVersion: 1 + (n % 7),
     messageKey: `uidl-${n}`,
     uidl: `uidl-${n}`,
     octets: 4096 + n,
@@ -454,6 +456,15 @@ export function describeMessageIndexContract(
         expect(await index.getMessage(record.mailboxId, record.messageKey)).toStrictEqual(record);
         const page = await index.listMessages(record.mailboxId, { limit: 10 });
         expect(page.items).toStrictEqual([record]);
+      });
+
+      it('a record without a parser version, as code before versions wrote it, reads back as unversioned (0)', async () => {
+        const { parserVersion: _, ...older } = makeRecord({ mailboxId: unique('mbx') });
+        expect(await index.putMessage(older as MessageRecord)).toEqual({ created: true });
+        const stored = { ...older, parserVersion: UNVERSIONED_PARSER };
+        expect(await index.getMessage(older.mailboxId, older.messageKey)).toStrictEqual(stored);
+        const page = await index.listMessages(older.mailboxId, { limit: 10 });
+        expect(page.items).toStrictEqual([stored]);
       });
 
       it('returns null for an unknown record', async () => {

@@ -28,6 +28,7 @@ import {
   SCHEMA_VERSION,
   SqliteMessageIndex,
 } from '../../functions/core/archive/sqlite-message-index.js';
+import { UNVERSIONED_PARSER } from '../../functions/core/message/parser-version.js';
 import {
   archiveErrorCode,
   describeMessageIndexContract,
@@ -313,13 +314,35 @@ describe('SqliteMessageIndex: the file', () => {
       session: null,
     });
     before.close();
-    // Back to schema version 1, as popvault wrote it before RunSession.
+    // Back to schema version 1, as popvault wrote it before RunSession (and parser versions).
     const db = new Database(path);
+    db.exec('ALTER TABLE messages DROP COLUMN parser_version');
     db.exec('ALTER TABLE runs DROP COLUMN session_json');
     db.pragma('user_version = 1');
     db.close();
     const index = openIndex(path);
     expect(await index.listRuns('old', 5)).toMatchObject([{ runId: 'r0', session: null }]);
+    index.close();
+  });
+
+  it('an index written before records carried a parser version migrates: its old records read back as unversioned (0)', async () => {
+    const directory = freshDirectory('migrate-parser');
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+    const path = join(directory, 'index.sqlite');
+    const before = openIndex(path);
+    const record = makeRecord({ mailboxId: 'old', parserVersion: 5 });
+    await before.putMessage(record);
+    before.close();
+    // Back to schema version 2, as popvault wrote it before parser versions.
+    const db = new Database(path);
+    db.exec('ALTER TABLE messages DROP COLUMN parser_version');
+    db.pragma('user_version = 2');
+    db.close();
+    const index = openIndex(path);
+    expect(await index.getMessage('old', record.messageKey)).toStrictEqual({
+      ...record,
+      parserVersion: UNVERSIONED_PARSER,
+    });
     index.close();
   });
 

@@ -42,6 +42,24 @@ describe('RFC 2047 encoded words', () => {
     expect(decodeWords('=?utf-8?B?w6k=?= =?utf-8?B?w6k=?=')).toBe('\u00e9\u00e9');
   });
 
+  it('adjacent ISO-2022-JP (stateful charset) encoded words are decoded separately then joined: no U+FFFD between', async () => {
+    // "テスト" in ISO-2022-JP: ESC $ B, three JIS X 0208 characters, ESC ( B back to ASCII.
+    const word = '=?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?=';
+    expect(decodeWords(`Re: TEST  ${word} ${word}`)).toBe(
+      'Re: TEST  \u30c6\u30b9\u30c8\u30c6\u30b9\u30c8',
+    );
+    expect(decodeWords(`${word}\r\n ${word.replace('B?', 'b?')}`)).toBe(
+      '\u30c6\u30b9\u30c8\u30c6\u30b9\u30c8',
+    );
+    const metadata = await parse(
+      `From: ${word} ${word} <jp@example.jp>\r\nSubject: ${word}\r\n ${word}\r\n\r\nx\r\n`,
+    );
+    expect(metadata.subject).toBe('\u30c6\u30b9\u30c8\u30c6\u30b9\u30c8');
+    expect(metadata.from).toEqual([
+      { address: 'jp@example.jp', name: '\u30c6\u30b9\u30c8\u30c6\u30b9\u30c8' },
+    ]);
+  });
+
   it('an unknown charset label decodes as UTF-8 and never throws; UTF-7 is refused', () => {
     expect(decodeWords('=?x-no-such-charset?Q?caf=C3=A9?=')).toBe('caf\u00e9');
     expect(decodeWords('=?utf-7?Q?+ADw-script+AD4-?=')).toBe('+ADw-script+AD4-');
@@ -150,6 +168,43 @@ describe('raw 8-bit headers (RFC 6532)', () => {
       'From: "=?utf-8?Q?CEO?=" <=?utf-8?Q?ceo=40bank.example?=@evil.example>\r\n\r\nx\r\n',
     );
     expect(metadata.from).toEqual([{ address: '', name: 'CEO' }]);
+  });
+
+  it('a display name equal to the address is blanked, as addressparser blanks it, in the plain form and any other', async () => {
+    const metadata = await parse(
+      'From: "a@b.example" <a@b.example>\r\nTo: c@d.example <c@d.example>, "e@f.example" <e@f.example> (x)\r\nCc: "A@b.example" <a@b.example>\r\n\r\nx\r\n',
+    );
+    expect(metadata.from).toEqual([{ address: 'a@b.example', name: '' }]);
+    expect(metadata.to).toEqual([
+      { address: 'c@d.example', name: '' },
+      { address: 'e@f.example', name: '' },
+    ]);
+    // Only the same text is no name; a name that differs from it, if only in case, is kept.
+    expect(metadata.cc).toEqual([{ address: 'a@b.example', name: 'A@b.example' }]);
+    expect(plainAddressList('"a@b.example" <a@b.example>')).toEqual(
+      addressparser('"a@b.example" <a@b.example>'),
+    );
+  });
+
+  it('an encoded word containing ":" in an address header is never read as group syntax', async () => {
+    // Q-encoded display names, folded, one of them holding ":" and an encoded "<": two entries.
+    const metadata = await parse(
+      'To: =?utf-8?Q?Lab:_run_28.617=3C/pr?= <lab@example.org>,\r\n =?utf-8?Q?B=C3=A9a?= <bea@example.org>\r\n\r\nx\r\n',
+    );
+    expect(metadata.to).toEqual([
+      { address: 'lab@example.org', name: 'Lab: run 28.617</pr' },
+      { address: 'bea@example.org', name: 'B\u00e9a' },
+    ]);
+    expect(metadata.addressesTruncated).toBe(false);
+    // A real group still is one, and a sender's own "=?0?Q??=" cannot pose as the stand-in for the
+    // first word ("Team"): it is read as the empty encoded word it is.
+    const group = await parse(
+      'To: =?utf-8?Q?Team?=: a@x.example, =?0?Q??= <b@x.example>;\r\n\r\nx\r\n',
+    );
+    expect(group.to).toEqual([
+      { address: 'a@x.example', name: '' },
+      { address: 'b@x.example', name: '' },
+    ]);
   });
 
   it('a punycode domain is shown in Unicode', async () => {

@@ -36,10 +36,12 @@ export interface SeedInput {
   messageKey: string;
   raw: Buffer;
   archivedAt?: string;
+  /** The record as something else wrote it (an older parser version, say), before it is stored. */
+  edit?: (record: MessageRecord) => MessageRecord;
 }
 
 export async function seed(archive: Archive, input: SeedInput): Promise<MessageRecord> {
-  const parser = createMessageParser({ now: () => Date.parse('2024-06-01T00:00:00Z') });
+  const parser = createMessageParser();
   parser.sink.end(input.raw);
   const metadata = await parser.metadata;
   const digest = sha256(input.raw);
@@ -61,8 +63,9 @@ export async function seed(archive: Archive, input: SeedInput): Promise<MessageR
     runId: 'run-seed',
     deletedFromServerAt: null,
   };
-  await archive.index.putMessage(record);
-  return record;
+  const stored = input.edit?.(record) ?? record;
+  await archive.index.putMessage(stored);
+  return stored;
 }
 
 export function run(mailboxId: string, runId: string, fields: Partial<RunRecord> = {}): RunRecord {

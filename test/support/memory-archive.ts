@@ -20,6 +20,7 @@ import type {
   RunRecord,
 } from '../../functions/core/archive/ports.js';
 import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
+import { UNVERSIONED_PARSER } from '../../functions/core/message/parser-version.js';
 import { sha256 } from './pop3-test-kit.js';
 
 export class MemoryRawStore implements RawStore {
@@ -61,7 +62,11 @@ export class MemoryMessageIndex implements MessageIndex {
     const id = this.#id(record.mailboxId, record.messageKey);
     const existing = this.messages.get(id);
     if (existing) return { created: false, existing: structuredClone(existing) };
-    this.messages.set(id, structuredClone(record));
+    // As the adapters store it: a record without a parser version (older code) is unversioned.
+    this.messages.set(id, {
+      ...structuredClone(record),
+      parserVersion: record.parserVersion ?? UNVERSIONED_PARSER,
+    });
     return { created: true };
   }
 

@@ -28,6 +28,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { UNVERSIONED_PARSER } from '../message/parser-version.js';
 import {
   ATTACHMENT_COUNT,
   BY_DATE_INDEX,
@@ -158,7 +159,9 @@ function stripKeys(item: Item): Item {
 }
 
 function toMessage(item: Item): MessageRecord {
-  return stripKeys(item) as unknown as MessageRecord;
+  const record = stripKeys(item) as unknown as MessageRecord;
+  // Items written before records carried a parser version read back as unversioned.
+  return { ...record, parserVersion: record.parserVersion ?? UNVERSIONED_PARSER };
 }
 
 function toRun(item: Item): RunRecord {

@@ -67,6 +67,12 @@ export interface MessageMetadata {
   snippet: string;
   /** Why parsing failed, if it did; the raw bytes are archived regardless. */
   parseError: string | null;
+  /**
+   * The version of the parser that wrote the fields above (functions/core/message/parser-version.ts):
+   * attachment numbers and hashes are that version's reading of the message. UNVERSIONED_PARSER (0)
+   * for a record written before versions were recorded.
+   */
+  parserVersion: number;
 }
 
 export interface MessageRecord extends MessageMetadata {

@@ -28,6 +28,7 @@
 import { closeSync, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { UNVERSIONED_PARSER } from '../message/parser-version.js';
 import { requireSortableIso, senderOf, sortDateOf } from './dynamodb-table.js';
 import { ArchiveError, type ArchiveErrorCode } from './errors.js';
 import { decodeCursor, encodeCursor, invalidCursor, requirePageLimit } from './listing-cursor.js';
@@ -137,6 +138,11 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE runs ADD COLUMN session_json TEXT;
   `,
+  // Message records gain the version of the parser that wrote them; older ones read back as
+  // UNVERSIONED_PARSER (0).
+  `
+  ALTER TABLE messages ADD COLUMN parser_version INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -171,6 +177,7 @@ interface MessageRow {
   attachments_truncated: number;
   snippet: string;
   parse_error: string | null;
+  parser_version: number;
   uidl: string | null;
   octets: number;
   sha256: string;
@@ -229,6 +236,8 @@ function toRow(record: MessageRecord): MessageRow {
     attachments_truncated: record.attachmentsTruncated ? 1 : 0,
     snippet: record.snippet,
     parse_error: record.parseError,
+    // A record from code that predates parser versions has none: it is stored as unversioned.
+    parser_version: record.parserVersion ?? UNVERSIONED_PARSER,
     uidl: record.uidl,
     octets: record.octets,
     sha256: record.sha256,
@@ -253,6 +262,7 @@ function toMessage(row: MessageRow): MessageRecord {
     attachmentsTruncated: row.attachments_truncated === 1,
     snippet: row.snippet,
     parseError: row.parse_error,
+    parserVersion: row.parser_version,
     mailboxId: row.mailbox_id,
     messageKey: row.message_key,
     uidl: row.uidl,
@@ -409,6 +419,7 @@ const MESSAGE_COLUMNS = [
   'attachments_truncated',
   'snippet',
   'parse_error',
+  'parser_version',
   'uidl',
   'octets',
   'sha256',

@@ -51,7 +51,8 @@ const PLAIN_ENTRY = new RegExp(
 /**
  * The entries of a list in which every entry is of the plain forms nearly all mail uses, or null.
  * For those, addressparser's answer is known (a test holds the two together), and its tokenizer
- * costs more than the rest of a small message's parse.
+ * costs more than the rest of a small message's parse. Like addressparser, a display name that is
+ * the address itself ("a@b.example" <a@b.example>) is no name: it is blanked.
  */
 export function plainAddressList(value: string): Address[] | null {
   if (value.trim() === '') return null;
@@ -59,19 +60,54 @@ export function plainAddressList(value: string): Address[] | null {
   for (const entry of value.split(',')) {
     const match = PLAIN_ENTRY.exec(entry);
     if (match === null) return null;
-    entries.push(
-      match[1] !== undefined
-        ? { address: match[1], name: '' }
-        : { address: match[4] ?? '', name: (match[2] ?? match[3] ?? '').trim() },
-    );
+    if (match[1] !== undefined) {
+      entries.push({ address: match[1], name: '' });
+    } else {
+      const address = match[4] ?? '';
+      const name = (match[2] ?? match[3] ?? '').trim();
+      entries.push({ address, name: name === address ? '' : name });
+    }
   }
   return entries;
 }
 
-/** An address field's entries, decoded; groups keep their members. */
+const ENCODED_WORDS = new RegExp(ENCODED_WORD.source, 'g');
+/**
+ * What stands for the n-th encoded word while the list is tokenized: an encoded word itself (so one
+ * that a sender wrote in this form is replaced like any other and cannot pose as a stand-in), and
+ * free of every character that carries address structure.
+ */
+const STAND_IN = /=\?(\d+)\?Q\?\?=/g;
+
+/** The text with its stand-ins put back to the encoded words they stand for. */
+function restoreWords(text: string, words: readonly string[]): string {
+  return text.includes('=?')
+    ? text.replace(STAND_IN, (_, n: string) => words[Number(n)] ?? '')
+    : text;
+}
+
+function restoreAddresses(addresses: Address[], words: readonly string[]): void {
+  for (const address of addresses) {
+    address.name = restoreWords(address.name ?? '', words);
+    address.address = restoreWords(address.address ?? '', words);
+    if (address.group !== undefined) restoreAddresses(address.group, words);
+  }
+}
+
+/**
+ * An address field's entries, decoded; groups keep their members. Each encoded word is one word of
+ * a phrase (RFC 2047 s.5(3)), whatever it contains: a ":" or "<" inside one is text, never group or
+ * address syntax. addressparser tokenizes raw text, so the words are swapped for stand-ins while it
+ * reads the list (mailparser, which does not, read "=?utf-8?Q?Re:_x?=" as the start of a group).
+ */
 export function parseAddressField(field: HeaderField): Address[] {
-  const value = rawHeaderText(unfoldedValue(field));
+  const raw = rawHeaderText(unfoldedValue(field));
+  const words: string[] = [];
+  const value = raw.includes('=?')
+    ? raw.replace(ENCODED_WORDS, (word) => `=?${words.push(word) - 1}?Q??=`)
+    : raw;
   const addresses = plainAddressList(value) ?? addressparser(value);
+  if (words.length > 0) restoreAddresses(addresses, words);
   decodeAddresses(addresses);
   return addresses;
 }

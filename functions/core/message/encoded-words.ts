@@ -3,7 +3,10 @@
  * so subjects, names and file names read as they did when mailparser parsed them:
  * - whitespace between two adjacent encoded words is dropped (RFC 2047 s.6.2);
  * - adjacent words of the same encoding and charset are joined before decoding, so a multibyte
- *   character or a base64 quantum that a mailer split between two words comes out whole;
+ *   character or a base64 quantum that a mailer split between two words comes out whole; except in
+ *   a stateful charset (ISO-2022-*), where each word is whole by rule (RFC 1468 s.2: it ends back in
+ *   ASCII) and is decoded on its own, then joined: joined as octets, one word's closing escape meets
+ *   the next one's opening escape, which a decoder reads as an error (U+FFFD between the words);
  * - an unknown charset decodes as UTF-8 with U+FFFD, and nothing throws.
  */
 import { decodeOctets, encodingFor } from './charsets.js';
@@ -42,11 +45,18 @@ function decodeQText(text: string): Buffer {
   );
 }
 
+function decodeText(text: string, encoding: Word['encoding'], charset: string): string {
+  const octets = encoding === 'B' ? decodeBase64Text(text) : decodeQText(text);
+  return decodeOctets(octets, charset);
+}
+
 function decodeRun(run: readonly Word[]): string {
   const first = run[0] as Word;
-  const text = run.map((word) => word.text).join('');
-  const octets = first.encoding === 'B' ? decodeBase64Text(text) : decodeQText(text);
-  return decodeOctets(octets, encodingFor(first.charset));
+  const charset = encodingFor(first.charset);
+  if (charset.startsWith('iso-2022-')) {
+    return run.map((word) => decodeText(word.text, word.encoding, charset)).join('');
+  }
+  return decodeText(run.map((word) => word.text).join(''), first.encoding, charset);
 }
 
 function sameRun(a: Word, b: Word): boolean {

@@ -4,7 +4,7 @@
  * current time.
  */
 import { bound } from './bounded-text.js';
-import { MAX_DATE_AHEAD_MS, MAX_DATE_HEADER_LENGTH, MIN_DATE_MS } from './message-limits.js';
+import { MAX_DATE_HEADER_LENGTH } from './message-limits.js';
 
 const MONTHS = [
   'january',
@@ -70,12 +70,17 @@ const ZONES: Record<string, number> = {
   akdt: -480,
 };
 
-const TIME = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(z|[+-]\d{2}:?\d{2})?$/i;
+const TIME = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(z|[+-]\d{2}:?\d{2})?$/i;
 const NUMERIC_ZONE = /^([+-])(\d{2}):?(\d{2})$/;
+/**
+ * A zone short of four digits, as some mailers write it: "-600" is -06:00 and "+6" is +06:00. This is
+ * how V8's Date (and so mailparser) reads it: one or two digits are hours, three or four are hhmm.
+ */
+const SHORT_ZONE = /^([+-])(\d{1,3})$/;
 const NAMED_OFFSET_ZONE = /^(?:gmt|utc|ut)([+-])(\d{1,2})(?::?(\d{2}))?$/;
 const DASHED_DATE = /^(\d{1,2})-([a-z]{3,9})-(\d{2,4})$/i;
 const ISO_DATE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?)?\s*(z|[+-]\d{2}(?::?\d{2})?)?$/i;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
 const MONTH_ABBREVIATIONS = MONTHS.map((name) => name[0]?.toUpperCase() + name.slice(1, 3));
 
@@ -123,6 +128,20 @@ function fullYear(digits: string): number {
   return year;
 }
 
+/** "123" of "40.123456": milliseconds, further digits dropped (an ISO string holds milliseconds). */
+function millisecondsOf(fraction: string | undefined): number {
+  return fraction === undefined ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
+}
+
+/**
+ * Any instant the index's sort key can order (years 0000-9999, as dynamodb-table.ts's toSortableIso
+ * holds them): RFC 5322 s.3.3 puts no bound on the year, and archives imported from old mail carry
+ * dates before 1970. A date is a fact about the mail, not a judgement of it: even a forged far-future
+ * one is what the sender wrote, as mailparser kept it.
+ */
+const FIRST_SORTABLE_MS = Date.parse('0000-01-01T00:00:00.000Z');
+const LAST_SORTABLE_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
 function isoFrom(
   fields: {
     year: number;
@@ -131,19 +150,21 @@ function isoFrom(
     hour: number;
     minute: number;
     second: number;
+    millisecond: number;
   },
   zoneMinutes: number,
-  nowMs: number,
 ): string | null {
-  const { year, month, day, hour, minute, second } = fields;
-  if (year < 1900 || year > 9999 || hour > 23 || minute > 59 || second > 60) return null;
+  const { year, month, day, hour, minute, second, millisecond } = fields;
+  if (year > 9999 || hour > 23 || minute > 59 || second > 60) return null;
   // A leap second (":60") is the last second of its minute.
-  const local = Date.UTC(year, month, day, hour, minute, Math.min(second, 59));
-  const check = new Date(local);
-  // Date.UTC rolls "31 Feb" over into March: such a date does not exist.
+  const check = new Date(0);
+  // setUTCFullYear, unlike Date.UTC, reads years 0-99 as themselves rather than as 1900-1999.
+  check.setUTCFullYear(year, month, day);
+  check.setUTCHours(hour, minute, Math.min(second, 59), millisecond);
+  // A date past its month's end ("31 Feb") rolls over into the next month: such a date does not exist.
   if (check.getUTCMonth() !== month || check.getUTCDate() !== day) return null;
-  const ms = local - zoneMinutes * 60_000;
-  if (ms < MIN_DATE_MS || ms > nowMs + MAX_DATE_AHEAD_MS) return null;
+  const ms = check.getTime() - zoneMinutes * 60_000;
+  if (ms < FIRST_SORTABLE_MS || ms > LAST_SORTABLE_MS) return null;
   return new Date(ms).toISOString();
 }
 
@@ -152,10 +173,11 @@ function isoFrom(
  * three-digit years, named and military zones, no day of week, folding and comments anywhere, spaces
  * around ":") and common junk (no zone, no seconds, no time, "GMT+0200", asctime order
  * "Mon Jan 15 10:00:00 2024", "15-Jan-2024", ISO 8601, AM/PM). Null when it does not parse, names a
- * day that does not exist, or is absurd: before 1970 or more than MAX_DATE_AHEAD_MS after `nowMs`.
+ * day that does not exist, or lies outside the years 0000-9999 the index can order. Fractions of a
+ * second are kept to the millisecond.
  * A missing zone or an unknown zone name counts as UTC, as RFC 5322 s.4.3 says of military zones.
  */
-export function parseMessageDate(raw: string, nowMs: number): string | null {
+export function parseMessageDate(raw: string): string | null {
   const canonical = CANONICAL_DATE.exec(raw);
   if (canonical) {
     const zone = numericZone(canonical[7] ?? '+', canonical[8] ?? '', canonical[9]);
@@ -168,9 +190,9 @@ export function parseMessageDate(raw: string, nowMs: number): string | null {
         hour: Number(canonical[4]),
         minute: Number(canonical[5]),
         second: Number(canonical[6] ?? '0'),
+        millisecond: 0,
       },
       zone,
-      nowMs,
     );
   }
   const text = stripComments(bound(raw, MAX_DATE_HEADER_LENGTH))
@@ -178,7 +200,7 @@ export function parseMessageDate(raw: string, nowMs: number): string | null {
     .trim();
   const iso = ISO_DATE.exec(text);
   if (iso) {
-    const zone = iso[7] === undefined ? 0 : zoneFromSuffix(iso[7]);
+    const zone = iso[8] === undefined ? 0 : zoneFromSuffix(iso[8]);
     if (zone === null) return null;
     return isoFrom(
       {
@@ -188,9 +210,9 @@ export function parseMessageDate(raw: string, nowMs: number): string | null {
         hour: Number(iso[4] ?? '0'),
         minute: Number(iso[5] ?? '0'),
         second: Number(iso[6] ?? '0'),
+        millisecond: millisecondsOf(iso[7]),
       },
       zone,
-      nowMs,
     );
   }
 
@@ -202,7 +224,7 @@ export function parseMessageDate(raw: string, nowMs: number): string | null {
   }
 
   let month: number | undefined;
-  let time: { hour: number; minute: number; second: number } | undefined;
+  let time: { hour: number; minute: number; second: number; millisecond: number } | undefined;
   let zone: number | null | undefined;
   let meridiem: 'am' | 'pm' | undefined;
   const beforeMonth: string[] = [];
@@ -211,8 +233,22 @@ export function parseMessageDate(raw: string, nowMs: number): string | null {
     const lower = token.toLowerCase();
     const clock = time === undefined ? TIME.exec(token) : null;
     if (clock) {
-      time = { hour: Number(clock[1]), minute: Number(clock[2]), second: Number(clock[3] ?? '0') };
-      if (clock[4] !== undefined && zone === undefined) zone = zoneFromSuffix(clock[4]);
+      time = {
+        hour: Number(clock[1]),
+        minute: Number(clock[2]),
+        second: Number(clock[3] ?? '0'),
+        millisecond: millisecondsOf(clock[4]),
+      };
+      if (clock[5] !== undefined && zone === undefined) zone = zoneFromSuffix(clock[5]);
+      continue;
+    }
+    const short = zone === undefined && time !== undefined ? SHORT_ZONE.exec(token) : null;
+    if (short) {
+      const digits = short[2] ?? '';
+      zone =
+        digits.length <= 2
+          ? numericZone(short[1] ?? '+', digits, undefined)
+          : numericZone(short[1] ?? '+', digits.slice(0, -2), digits.slice(-2));
       continue;
     }
     const numeric = zone === undefined ? NUMERIC_ZONE.exec(token) : null;
@@ -243,7 +279,7 @@ export function parseMessageDate(raw: string, nowMs: number): string | null {
   const yearText = beforeMonth.length > 0 ? afterMonth[0] : afterMonth[1];
   if (dayText === undefined || yearText === undefined || dayText.length > 2) return null;
 
-  const clock = time ?? { hour: 0, minute: 0, second: 0 };
+  const clock = time ?? { hour: 0, minute: 0, second: 0, millisecond: 0 };
   let hour = clock.hour;
   if (meridiem !== undefined) {
     if (hour < 1 || hour > 12) return null;
@@ -257,8 +293,8 @@ export function parseMessageDate(raw: string, nowMs: number): string | null {
       hour,
       minute: clock.minute,
       second: clock.second,
+      millisecond: clock.millisecond,
     },
     zone ?? 0,
-    nowMs,
   );
 }

@@ -47,17 +47,6 @@ export const MAX_MESSAGE_ID_LENGTH = 255;
  */
 export const MAX_DATE_HEADER_LENGTH = 128;
 
-/**
- * How far ahead of the parse time a Date may be and still count. Wrong zones and skewed clocks are off
- * by at most about a day; anything further is forged or broken, and a far-future date would sit at the
- * top of every newest-first listing forever. Such dates parse to null (the index then orders the
- * message by its archive time).
- */
-export const MAX_DATE_AHEAD_MS = 2 * 24 * 60 * 60 * 1000;
-
-/** Earliest Date that counts: earlier ones are broken clocks (often a zero Unix time in some zone). */
-export const MIN_DATE_MS = Date.UTC(1970, 0, 1);
-
 /** The start of the text, whitespace collapsed: enough for a list view, small enough for every row. */
 export const SNIPPET_LENGTH = 256;
 
@@ -152,6 +141,9 @@ export const WORST_CASE_METADATA_JSON_OCTETS =
   stringOctets(24) + // ISO 8601 date
   stringOctets(SNIPPET_LENGTH) +
   stringOctets(MAX_PARSE_ERROR_LENGTH) +
+  // "parserVersion":N,
+  '"parserVersion":,'.length +
+  16 +
   // keys, brackets, booleans
   256;
 

@@ -41,6 +41,7 @@ import {
   type PartContext,
   type ScanListener,
 } from './mime-scanner.js';
+import { PARSER_VERSION } from './parser-version.js';
 import { SnippetBuilder } from './snippet.js';
 import { SnippetSources, type TextPartSink } from './snippet-sources.js';
 import { createTransferDecoder, type TransferDecoder } from './transfer-decoders.js';
@@ -58,13 +59,8 @@ export interface MessageParser {
   metadata: Promise<MessageMetadata>;
 }
 
-export interface MessageParserOptions {
-  /** The parse time, for rejecting far-future dates. */
-  now?: () => number;
-}
-
-export function createMessageParser(options: MessageParserOptions = {}): MessageParser {
-  const run = new ParseRun(options.now ?? Date.now);
+export function createMessageParser(): MessageParser {
+  const run = new ParseRun();
   return { sink: run.sink, metadata: run.metadata };
 }
 
@@ -130,7 +126,6 @@ class ParseRun implements ScanListener {
   readonly sink: Writable;
   readonly metadata: Promise<MessageMetadata>;
 
-  readonly #now: () => number;
   readonly #scanner = new MimeScanner(this);
   #resolve: (metadata: MessageMetadata) => void = () => {};
   #mode: Mode = 'parsing';
@@ -155,8 +150,7 @@ class ParseRun implements ScanListener {
   #strayHeaderText = '';
   #parseError: string | null = null;
 
-  constructor(now: () => number) {
-    this.#now = now;
+  constructor() {
     this.metadata = new Promise<MessageMetadata>((resolve) => {
       this.#resolve = resolve;
     });
@@ -333,7 +327,7 @@ class ParseRun implements ScanListener {
     let date: string | null = null;
     let snippet = '';
     try {
-      if (this.#dateHeader !== null) date = parseMessageDate(this.#dateHeader, this.#now());
+      if (this.#dateHeader !== null) date = parseMessageDate(this.#dateHeader);
       snippet = this.#snippet.snippet();
     } catch {
       // metadata must resolve whatever happens; an unparsed date is null, as documented
@@ -351,6 +345,7 @@ class ParseRun implements ScanListener {
       attachmentsTruncated: this.#attachmentsTruncated,
       snippet: snippet !== '' ? snippet : this.#strayHeaderText,
       parseError: this.#parseError,
+      parserVersion: PARSER_VERSION,
     });
   }
 }
