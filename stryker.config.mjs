@@ -1,0 +1,28 @@
+// Mutation testing of the durable path (`npm run mutate`): StrykerJS puts small bugs into the code,
+// one at a time, and runs the tests that cover each; a bug no test notices is a missing test.
+// Outside CI: it runs the suite once per mutant. Results: RELIABILITY.md.
+//   npm run mutate                                   # functions/core/{pop3,pull,archive}
+//   npm run mutate -- --mutate functions/core/pop3/command-window.ts
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts', related: false },
+  dryRunTimeoutMinutes: 20,
+  mutate: [
+    'functions/core/pop3/**/*.ts',
+    'functions/core/pull/**/*.ts',
+    'functions/core/archive/**/*.ts',
+  ],
+  coverageAnalysis: 'perTest',
+  // Two cores, shared with the POP3 servers and emulators the tests start.
+  concurrency: 2,
+  timeoutMS: 30_000,
+  ignoreStatic: true,
+  reporters: ['clear-text', 'progress', 'json'],
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  tempDirName: '.stryker-tmp',
+  // TypeScript 7 (the native compiler) has no JavaScript API for Stryker's tsconfig rewriting, which
+  // only matters to project references; vitest transpiles without it. Point it at no file.
+  tsconfigFile: 'stryker-has-no-tsconfig.json',
+  cleanTempDir: 'always',
+};
