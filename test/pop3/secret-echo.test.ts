@@ -72,6 +72,19 @@ describe('a server echoing the password in its -ERR never gets it into an error 
 });
 
 describe('SecretScrubber', () => {
+  it('removes a form that contains another whole, not leaving its padding behind', () => {
+    const scrubber = new SecretScrubber();
+    scrubber.add('hunter2');
+    expect(scrubber.scrub('[aHVudGVyMg==]')).toBe('[***]');
+  });
+
+  it('a secret of exactly three characters is scrubbed; before any secret, text is left as it is', () => {
+    const scrubber = new SecretScrubber();
+    expect(scrubber.scrub('null abc')).toBe('null abc');
+    scrubber.add('abc');
+    expect(scrubber.scrub('xABCx')).toBe('x***x');
+  });
+
   it('leaves text without a secret alone, and never matches strings too short to be one', () => {
     const scrubber = new SecretScrubber();
     scrubber.add('ab');
