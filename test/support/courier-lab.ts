@@ -15,12 +15,12 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, connect as netConnect, type Server } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { gunzipSync } from 'node:zlib';
 import { generateTestCertificates } from './certs.js';
+import { freePorts, readGreeting, waitForGreeting } from './lab-network.js';
 import type { LabAccount, Pop3Lab } from './pop3-lab.js';
 
 /**
@@ -72,7 +72,6 @@ const REQUIRED = [
 // the install script adds.
 const HOST_TOOLS = ['unshare', 'nsenter', 'bash', 'perl', 'openssl'];
 // Readiness: retries with a back-off of at most 100 ms bound the wait at ~6 s.
-const CONNECT_ATTEMPTS = 60;
 const START_ATTEMPTS = 3;
 // stored() waits at most this long for sessions of the account to finish what they are doing.
 const SETTLE_MS = 10_000;
@@ -258,48 +257,6 @@ function namespaceIds(): Ids {
     courierUid: id,
     courierGid: field(group, 'courier', 2) ?? id,
   };
-}
-
-/** Two free loopback ports, held open together so the kernel cannot hand out one twice. */
-async function freePorts(): Promise<[number, number]> {
-  const listen = () =>
-    new Promise<Server>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen({ port: 0, host: HOST }, () => resolve(server));
-    });
-  const servers = [await listen(), await listen()];
-  const ports = servers.map((s) => {
-    const address = s.address();
-    if (address === null || typeof address === 'string') throw new Error('no TCP address');
-    return address.port;
-  });
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  const [a, b] = ports;
-  if (a === undefined || b === undefined) throw new Error('no free ports');
-  return [a, b];
-}
-
-/** Resolves with the first line the server sends; rejects with the socket error. */
-function readGreeting(port: number, tls: { ca: string } | undefined): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tls
-      ? tlsConnect({ host: HOST, port, ca: tls.ca })
-      : netConnect({ host: HOST, port });
-    let text = '';
-    socket.setTimeout(10_000, () => socket.destroy(new Error('no greeting within 10 s')));
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      text += chunk;
-      const end = text.indexOf('\r\n');
-      if (end >= 0) {
-        socket.destroy();
-        resolve(text.slice(0, end));
-      }
-    });
-    socket.once('error', reject);
-    socket.once('close', () => reject(new Error(`connection closed before a greeting: ${text}`)));
-  });
 }
 
 /** Resolves once something accepts connections on the Unix socket. */
@@ -546,24 +503,17 @@ async function launch(dir: string, install: CourierInstall): Promise<Pop3Lab> {
   };
 
   try {
-    let gone = false;
-    void exited.then(() => {
-      gone = true;
-    });
-    for (let attempt = 1; ; attempt++) {
-      if (gone) throw new Error('the lab shell exited during start-up');
-      try {
+    // authdaemond's socket appears (ENOENT until then) before the POP3 port answers.
+    await waitForGreeting({
+      port: plainPort,
+      exited,
+      server: 'the lab shell',
+      retryOn: ['ECONNREFUSED', 'ENOENT'],
+      attempt: async () => {
         await connectUnix(authSocket);
-        await readGreeting(plainPort, undefined);
-        break;
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        const retry = code === 'ECONNREFUSED' || code === 'ENOENT';
-        if (!retry || attempt >= CONNECT_ATTEMPTS) throw error;
-      }
-      // A refused connect returns at once; back off so the retries leave the CPU to Courier.
-      await Promise.race([delay(Math.min(10 * attempt, 100)), exited]);
-    }
+        return readGreeting(plainPort);
+      },
+    });
     // The implicit-TLS port has its own couriertcpd and proves the certificate chains to the CA.
     await readGreeting(tlsPort, { ca: certs.ca.cert });
   } catch (error) {

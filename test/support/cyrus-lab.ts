@@ -13,11 +13,11 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { generateTestCertificates } from './certs.js';
+import { freePorts, NotListeningError, readGreeting, waitForGreeting } from './lab-network.js';
 import type { LabAccount, Pop3Lab } from './pop3-lab.js';
 
 /**
@@ -56,7 +56,6 @@ const HOW_TO_FIX =
   'run the tests as root.';
 // master runs `ctl_cyrusdb -r` before it listens (well under a second here); this bounds the wait
 // at a few seconds.
-const CONNECT_ATTEMPTS = 60;
 const START_ATTEMPTS = 3;
 const TOOL_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -175,26 +174,6 @@ function mailOwner(): { uid: number; gid: number } {
   return mailIds;
 }
 
-/** Two ports free on 127.0.0.1, held at once so the kernel cannot hand out the same one twice. */
-async function freePorts(): Promise<[number, number]> {
-  const listen = () =>
-    new Promise<Server>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen({ port: 0, host: HOST }, () => resolve(server));
-    });
-  const servers = [await listen(), await listen()];
-  const ports = servers.map((s) => {
-    const address = s.address();
-    if (address === null || typeof address === 'string') throw new Error('no TCP address');
-    return address.port;
-  });
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  const [a, b] = ports;
-  if (a === undefined || b === undefined) throw new Error('no free ports');
-  return [a, b];
-}
-
 interface Paths {
   dir: string;
   conf: string;
@@ -278,28 +257,6 @@ EVENTS {
 `;
 }
 
-/** Resolves with the first line the server sends; rejects with the socket error. */
-function readGreeting(port: number, tls: { ca: string } | undefined): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tls
-      ? tlsConnect({ host: HOST, port, ca: tls.ca })
-      : netConnect({ host: HOST, port });
-    let text = '';
-    socket.setTimeout(10_000, () => socket.destroy(new Error('no greeting within 10 s')));
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      text += chunk;
-      const end = text.indexOf('\r\n');
-      if (end >= 0) {
-        socket.destroy();
-        resolve(text.slice(0, end));
-      }
-    });
-    socket.once('error', reject);
-    socket.once('close', () => reject(new Error(`connection closed before a greeting: ${text}`)));
-  });
-}
-
 /**
  * A start-up failure that fresh ports may cure. master does not exit when it cannot bind a
  * service's port (it only tells syslog), so a port taken between freePorts() and master's bind
@@ -310,31 +267,6 @@ class PortTrouble extends Error {}
 function assertCyrusGreeting(port: number, greeting: string): void {
   if (!/ Cyrus POP3 /.test(greeting)) {
     throw new PortTrouble(`port ${port} answered "${greeting}", not Cyrus: another server has it`);
-  }
-}
-
-async function waitForGreeting(port: number, exited: Promise<unknown>): Promise<void> {
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
-  });
-  for (let attempt = 1; ; attempt++) {
-    if (gone) throw new Error('master exited during start-up');
-    try {
-      assertCyrusGreeting(port, await readGreeting(port, undefined));
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ECONNREFUSED') throw error;
-      if (attempt >= CONNECT_ATTEMPTS) {
-        throw new PortTrouble(`nothing listens on ${HOST}:${port} ${attempt} attempts later`);
-      }
-    }
-    // A refused connect returns at once; a short back-off keeps the retries from spinning a core
-    // that master needs to finish starting.
-    await Promise.race([
-      new Promise((resolve) => setTimeout(resolve, Math.min(10 * attempt, 100))),
-      exited,
-    ]);
   }
 }
 
@@ -657,7 +589,15 @@ async function launch(
   };
 
   try {
-    await waitForGreeting(plainPort, exited);
+    try {
+      assertCyrusGreeting(
+        plainPort,
+        await waitForGreeting({ port: plainPort, exited, server: 'master' }),
+      );
+    } catch (error) {
+      if (error instanceof NotListeningError) throw new PortTrouble(error.message);
+      throw error;
+    }
     // master binds every service before it serves any, so pop3s is up now or never. This also
     // proves the certificate loads and chains to the CA.
     try {

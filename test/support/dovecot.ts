@@ -12,11 +12,10 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, connect as netConnect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { generateTestCertificates } from './certs.js';
+import { freePorts, readGreeting, waitForGreeting } from './lab-network.js';
 
 export interface DovecotInfo {
   host: string;
@@ -48,8 +47,6 @@ const DOVECOT_CANDIDATES = ['dovecot', '/usr/sbin/dovecot'];
 const HOW_TO_FIX =
   'These tests run a real Dovecot POP3 server. Run `.ci/run` as root (it installs everything), ' +
   'or install it with `apt-get install dovecot-pop3d` and run the tests as root.';
-// Readiness: Dovecot takes ~0.3 s to listen; this bounds the wait at a few seconds.
-const CONNECT_ATTEMPTS = 60;
 const START_ATTEMPTS = 3;
 
 function findDovecot(): { bin: string; version: string } {
@@ -84,27 +81,6 @@ function mailOwner(): { uid: number; gid: number } {
     gid: Number(execFileSync('id', ['-g', 'mail'], { encoding: 'utf8' }).trim()),
   };
   return mailIds;
-}
-
-/** Two ports free on every IPv4 address, so both listen addresses can bind them. */
-async function freePorts(): Promise<[number, number]> {
-  const listen = () =>
-    new Promise<Server>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen({ port: 0, host: '0.0.0.0' }, () => resolve(server));
-    });
-  // Both held open at once, or the kernel could hand out the same port twice.
-  const servers = [await listen(), await listen()];
-  const ports = servers.map((s) => {
-    const address = s.address();
-    if (address === null || typeof address === 'string') throw new Error('no TCP address');
-    return address.port;
-  });
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  const [a, b] = ports;
-  if (a === undefined || b === undefined) throw new Error('no free ports');
-  return [a, b];
 }
 
 function renderConfig(o: {
@@ -170,50 +146,6 @@ function logTail(logPath: string, stderr: string): string {
   return `--- dovecot log (tail) ---\n${log}\n--- dovecot stderr ---\n${stderr.trim()}`;
 }
 
-/** Resolves with the first line the server sends; rejects with the socket error. */
-function readGreeting(port: number, tls: { ca: string } | undefined): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tls
-      ? tlsConnect({ host: HOST, port, ca: tls.ca })
-      : netConnect({ host: HOST, port });
-    let text = '';
-    socket.setTimeout(10_000, () => socket.destroy(new Error('no greeting within 10 s')));
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      text += chunk;
-      const end = text.indexOf('\r\n');
-      if (end >= 0) {
-        socket.destroy();
-        resolve(text.slice(0, end));
-      }
-    });
-    socket.once('error', reject);
-    socket.once('close', () => reject(new Error(`connection closed before a greeting: ${text}`)));
-  });
-}
-
-async function waitForGreeting(port: number, exited: Promise<unknown>): Promise<string> {
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
-  });
-  for (let attempt = 1; ; attempt++) {
-    if (gone) throw new Error('dovecot exited during start-up');
-    try {
-      return await readGreeting(port, undefined);
-    } catch (error) {
-      const refused = (error as NodeJS.ErrnoException).code === 'ECONNREFUSED';
-      if (!refused || attempt >= CONNECT_ATTEMPTS) throw error;
-    }
-    // A refused connect returns at once; a short back-off keeps the retries from spinning a core
-    // that Dovecot needs to finish starting.
-    await Promise.race([
-      new Promise((resolve) => setTimeout(resolve, Math.min(10 * attempt, 100))),
-      exited,
-    ]);
-  }
-}
-
 interface Running {
   info: DovecotInfo;
   stop(): Promise<void>;
@@ -248,7 +180,8 @@ async function launch(
   const certs = generateTestCertificates();
   writeFileSync(join(dir, 'server.crt'), certs.server.cert);
   writeFileSync(join(dir, 'server.key'), certs.server.key, { mode: 0o600 });
-  const [plainPort, tlsPort] = await freePorts();
+  // Free on every IPv4 address: Dovecot listens on two.
+  const [plainPort, tlsPort] = await freePorts('0.0.0.0');
   writeFileSync(
     configPath,
     renderConfig({ dir, plainPort, tlsPort, homeRoot, logPath, lockSession }),
@@ -287,7 +220,7 @@ async function launch(
   };
 
   try {
-    await waitForGreeting(plainPort, exited);
+    await waitForGreeting({ port: plainPort, exited, server: 'dovecot' });
     // The same login process serves pop3s; this proves the certificate loads and chains to the CA.
     await readGreeting(tlsPort, { ca: certs.ca.cert });
   } catch (error) {

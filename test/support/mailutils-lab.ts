@@ -14,11 +14,10 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, connect as netConnect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { generateTestCertificates } from './certs.js';
+import { freePorts, readGreeting, waitForGreeting } from './lab-network.js';
 import type { LabAccount, Pop3Lab } from './pop3-lab.js';
 
 /*
@@ -71,7 +70,6 @@ const USER_PREFIX = 'popvault-mu-';
 const DIR_PREFIX = 'popvault-mailutils-';
 const OWNER_FILE = 'owner.pid';
 // Readiness: pop3d listens within ~50 ms; this bounds the wait at a few seconds.
-const CONNECT_ATTEMPTS = 60;
 const START_ATTEMPTS = 3;
 /** How long stored() waits for an open session of the account to end (and rewrite its files). */
 const SESSION_END_WAIT_MS = 20_000;
@@ -265,27 +263,6 @@ async function removeLeftovers(): Promise<void> {
   for (const labDir of staleDirs) rmSync(labDir, { recursive: true, force: true });
 }
 
-/** Two distinct free ports on the loopback address. */
-async function freePorts(): Promise<[number, number]> {
-  const listen = () =>
-    new Promise<Server>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen({ port: 0, host: HOST }, () => resolve(server));
-    });
-  // Both held open at once, or the kernel could hand out the same port twice.
-  const servers = [await listen(), await listen()];
-  const ports = servers.map((s) => {
-    const address = s.address();
-    if (address === null || typeof address === 'string') throw new Error('no TCP address');
-    return address.port;
-  });
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  const [a, b] = ports;
-  if (a === undefined || b === undefined) throw new Error('no free ports');
-  return [a, b];
-}
-
 function renderConfig(o: {
   dir: string;
   mailRoot: string;
@@ -337,50 +314,6 @@ function logTail(logPath: string): string {
     log = '(no log file)';
   }
   return `--- pop3d log (tail) ---\n${log}`;
-}
-
-/** Resolves with the first line the server sends; rejects with the socket error. */
-function readGreeting(port: number, tls: { ca: string } | undefined): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tls
-      ? tlsConnect({ host: HOST, port, ca: tls.ca })
-      : netConnect({ host: HOST, port });
-    let text = '';
-    socket.setTimeout(10_000, () => socket.destroy(new Error('no greeting within 10 s')));
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      text += chunk;
-      const end = text.indexOf('\r\n');
-      if (end >= 0) {
-        socket.destroy();
-        resolve(text.slice(0, end));
-      }
-    });
-    socket.once('error', reject);
-    socket.once('close', () => reject(new Error(`connection closed before a greeting: ${text}`)));
-  });
-}
-
-async function waitForGreeting(port: number, exited: Promise<unknown>): Promise<string> {
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
-  });
-  for (let attempt = 1; ; attempt++) {
-    if (gone) throw new Error('pop3d exited during start-up');
-    try {
-      return await readGreeting(port, undefined);
-    } catch (error) {
-      const refused = (error as NodeJS.ErrnoException).code === 'ECONNREFUSED';
-      if (!refused || attempt >= CONNECT_ATTEMPTS) throw error;
-    }
-    // A refused connect returns at once; a short back-off keeps the retries from spinning a core
-    // that pop3d needs to finish starting.
-    await Promise.race([
-      new Promise((resolve) => setTimeout(resolve, Math.min(10 * attempt, 100))),
-      exited,
-    ]);
-  }
 }
 
 /** The bytes to store for a delivered message: CRLF becomes LF (see the top of this file). */
@@ -622,7 +555,7 @@ async function launch(version: string): Promise<Pop3Lab> {
     });
 
     try {
-      await waitForGreeting(plainPort, exited);
+      await waitForGreeting({ port: plainPort, exited, server: 'pop3d' });
       // Proves the certificate loads and chains to the CA on the implicit-TLS port too.
       await readGreeting(tlsPort, { ca: certs.ca.cert });
       // pop3d keeps running when one of its servers cannot bind: only its log says so.
