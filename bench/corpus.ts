@@ -4,16 +4,12 @@
  * is small, a few messages carry large attachments) scaled to the requested total.
  */
 
-/** mulberry32: tiny, fast, and good enough to spread sizes and bytes. */
+import { SeededRandom } from '../test/support/seeded-random.js';
+
+/** The seeded generator of the tests (mulberry32), as a function: same seed, same numbers. */
 export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 export interface CorpusOptions {

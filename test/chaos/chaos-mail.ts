@@ -3,7 +3,7 @@
  * Message-ID unique to (seed, run, number), which is how the invariant finds it on the server and in
  * the archive, and a body of random lines, some dot-stuffed on the wire, some with 8-bit octets.
  */
-import type { SeededRandom } from './seeded-random.js';
+import type { SeededRandom } from '../support/seeded-random.js';
 
 const PRINTABLE = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:-_=+/()';
 

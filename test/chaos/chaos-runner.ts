@@ -25,6 +25,7 @@ import {
 import { toWireForm } from '../support/dovecot.js';
 import type { AwsEmulatorInfo } from '../support/emulators.js';
 import type { LabServerName, Pop3Lab } from '../support/pop3-lab.js';
+import { SeededRandom } from '../support/seeded-random.js';
 import {
   checkMailbox,
   type MailboxLedger,
@@ -44,7 +45,6 @@ import {
   type RunPlan,
 } from './fault-plan.js';
 import { FaultProxy } from './fault-proxy.js';
-import { SeededRandom } from './seeded-random.js';
 
 export interface ChaosOptions {
   runs: number;

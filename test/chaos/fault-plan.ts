@@ -4,7 +4,7 @@
  * the recovery pulls. Drawing the whole plan first keeps a run replayable from (seed, run number)
  * alone, whatever earlier runs did.
  */
-import type { SeededRandom } from './seeded-random.js';
+import type { SeededRandom } from '../support/seeded-random.js';
 
 export type Direction = 'client-to-server' | 'server-to-client';
 

@@ -7,41 +7,7 @@
  * multiparts and embedded messages, and broken structure (unclosed multiparts, missing boundaries,
  * bare LF, truncated base64).
  */
-
-/** mulberry32: small, fast, and good enough to spread choices; not for anything secret. */
-export class Random {
-  #state: number;
-
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)] as T;
-  }
-
-  bytes(length: number): Buffer {
-    const out = Buffer.alloc(length);
-    for (let i = 0; i < length; i++) out[i] = Math.floor(this.next() * 256);
-    return out;
-  }
-}
+import { SeededRandom } from '../support/seeded-random.js';
 
 /** JIS X 0208 codes of the characters the Japanese texts use (ISO-2022-JP has no encoder in Node). */
 const JIS: Readonly<Record<string, readonly [number, number]>> = {
@@ -119,7 +85,7 @@ function qEncode(octets: Buffer): string {
  * text: for ISO-2022-JP each word whole (RFC 1468), otherwise at any octet, so a multibyte
  * character or a base64 quantum may span two words.
  */
-function encodedWords(random: Random, text: string, charset: Charset): string {
+function encodedWords(random: SeededRandom, text: string, charset: Charset): string {
   const encoding = random.pick(['B', 'Q', 'b', 'q'] as const);
   const label = random.chance(0.2) ? charset.toUpperCase() : charset;
   const word = (octets: Buffer) =>
@@ -147,11 +113,11 @@ function encodedWords(random: Random, text: string, charset: Charset): string {
 const LOCALS = ['alice', 'bob', 'carol.d', 'x+tag', "o'neil", 'info', 'a_b'];
 const DOMAINS = ['example.com', 'example.org', 'mail.example.net', 'xn--mnchen-3ya.example'];
 
-function address(random: Random): string {
+function address(random: SeededRandom): string {
   return `${random.pick(LOCALS)}${random.int(1, 9)}@${random.pick(DOMAINS)}`;
 }
 
-function displayName(random: Random): string {
+function displayName(random: SeededRandom): string {
   const charset = random.pick([
     'utf-8',
     'iso-8859-1',
@@ -179,7 +145,7 @@ function displayName(random: Random): string {
   }
 }
 
-function mailbox(random: Random): string {
+function mailbox(random: SeededRandom): string {
   const addr = address(random);
   switch (random.int(0, 5)) {
     case 0:
@@ -195,7 +161,7 @@ function mailbox(random: Random): string {
   }
 }
 
-function addressList(random: Random): string {
+function addressList(random: SeededRandom): string {
   const entries: string[] = [];
   const count = random.int(1, 4);
   for (let i = 0; i < count; i++) {
@@ -212,7 +178,7 @@ function addressList(random: Random): string {
   return entries.join(random.pick([', ', ',\r\n ', ',']));
 }
 
-function subject(random: Random): Buffer {
+function subject(random: SeededRandom): Buffer {
   const charset = random.pick([
     'utf-8',
     'iso-8859-1',
@@ -249,7 +215,7 @@ function subject(random: Random): Buffer {
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
-function date(random: Random): string | null {
+function date(random: SeededRandom): string | null {
   if (random.chance(0.05)) return null;
   const year = random.pick([2024, 2019, 2003, 1999, 1969, 1955, 2038, 2150, 2999]);
   const instant = new Date(
@@ -315,7 +281,7 @@ function percentEncode(octets: Buffer): string {
 }
 
 /** The filename parameter(s) in one of the forms mailers write, or '' for none. */
-function filenameParams(random: Random, param: 'filename' | 'name'): string {
+function filenameParams(random: SeededRandom, param: 'filename' | 'name'): string {
   const name = random.pick(FILENAME_TEXTS);
   const ascii = !/[^\x20-\x7e]/.test(name);
   switch (random.int(0, 5)) {
@@ -378,7 +344,7 @@ interface Part {
 }
 
 function leafBody(
-  random: Random,
+  random: SeededRandom,
   octets: Buffer,
   binary: boolean,
 ): { encoding: string; body: string } {
@@ -391,7 +357,7 @@ function leafBody(
   return { encoding, body: encoding === '7bit' ? text.replace(/[^\x20-\x7e\r\n]/g, '?') : text };
 }
 
-function textPart(random: Random): Part {
+function textPart(random: SeededRandom): Part {
   const charset = random.pick(['utf-8', 'iso-8859-1', 'us-ascii'] as const);
   const html = random.chance(0.3);
   const text = `${random.pick(TEXTS[charset])}\r\nSecond line of the body.\r\n`;
@@ -403,7 +369,7 @@ function textPart(random: Random): Part {
   };
 }
 
-function attachmentPart(random: Random): Part {
+function attachmentPart(random: SeededRandom): Part {
   const type = random.pick([
     'application/pdf',
     'image/png',
@@ -430,7 +396,7 @@ function attachmentPart(random: Random): Part {
   };
 }
 
-function multipartPart(random: Random, depth: number): Part {
+function multipartPart(random: SeededRandom, depth: number): Part {
   const boundary = `b${depth}_${random.int(0, 1e9).toString(36)}${random.pick(['', '=_part', '.x'])}`;
   const subtype = random.pick(['mixed', 'alternative', 'related', 'mixed']);
   const children: Part[] = [];
@@ -446,7 +412,7 @@ function multipartPart(random: Random, depth: number): Part {
   return { headers: `Content-Type: multipart/${subtype};\r\n boundary=${quoted}\r\n`, body };
 }
 
-function embeddedPart(random: Random, depth: number): Part {
+function embeddedPart(random: SeededRandom, depth: number): Part {
   const inner = message(random, depth + 1);
   const disposition = random.pick([
     '',
@@ -459,7 +425,7 @@ function embeddedPart(random: Random, depth: number): Part {
   };
 }
 
-function brokenPart(random: Random): Part {
+function brokenPart(random: SeededRandom): Part {
   switch (random.int(0, 3)) {
     case 0:
       // A multipart with no boundary parameter: one opaque part.
@@ -487,7 +453,7 @@ function brokenPart(random: Random): Part {
   }
 }
 
-function part(random: Random, depth: number): Part {
+function part(random: SeededRandom, depth: number): Part {
   const roll = random.next();
   if (depth < 3 && roll < 0.2) return multipartPart(random, depth);
   if (depth < 2 && roll < 0.25) return embeddedPart(random, depth);
@@ -505,7 +471,7 @@ function header(name: string, value: Buffer | string): Buffer {
 }
 
 /** One message as octets. `depth` is how deeply it is embedded. */
-export function message(random: Random, depth = 0): Buffer {
+export function message(random: SeededRandom, depth = 0): Buffer {
   const headers: Buffer[] = [];
   headers.push(
     header(
@@ -549,6 +515,6 @@ export function message(random: Random, depth = 0): Buffer {
 
 /** `count` messages from `seed`. */
 export function* generatedMessages(seed: number, count: number): Generator<Buffer> {
-  const random = new Random(seed);
+  const random = new SeededRandom(seed);
   for (let i = 0; i < count; i++) yield message(random);
 }
