@@ -78,17 +78,7 @@ const EIGHT_BIT = /[\x80-\xff]/;
  *   superset of latin1 for text), so "Réunion" stays readable where UTF-8 would give U+FFFD.
  */
 export function rawHeaderText(latin1: string): string {
-  const eightBit = EIGHT_BIT.test(latin1);
-  if (!eightBit) {
-    return ISO_2022_JP_ESCAPE.test(latin1)
-      ? decodeOctets(Buffer.from(latin1, 'latin1'), 'iso-2022-jp')
-      : latin1;
-  }
-  try {
-    return strictUtf8.decode(Buffer.from(latin1, 'latin1'));
-  } catch {
-    return windows1252(latin1);
-  }
+  return decodeRaw(latin1, windows1252);
 }
 
 /**
@@ -98,6 +88,11 @@ export function rawHeaderText(latin1: string): string {
  * decoded as in rawHeaderText.
  */
 export function utf8OrLatin1(latin1: string): string {
+  return decodeRaw(latin1, (octets) => octets);
+}
+
+/** Raw header octets as text: ISO-2022-JP by its escapes, UTF-8 when valid, else `fallback`. */
+function decodeRaw(latin1: string, fallback: (latin1: string) => string): string {
   if (!EIGHT_BIT.test(latin1)) {
     return ISO_2022_JP_ESCAPE.test(latin1)
       ? decodeOctets(Buffer.from(latin1, 'latin1'), 'iso-2022-jp')
@@ -106,7 +101,7 @@ export function utf8OrLatin1(latin1: string): string {
   try {
     return strictUtf8.decode(Buffer.from(latin1, 'latin1'));
   } catch {
-    return latin1;
+    return fallback(latin1);
   }
 }
 
