@@ -91,6 +91,22 @@ describe('the size limit counts the octets received, not what LIST claims', () =
     expect(readdirSync(deps.spoolDirectory)).toEqual([]);
   });
 
+  it('the spool disk cap is a share, not a total: each spool file gives its octets back once persisted', async () => {
+    const mail = [big('a', 5 * MiB), big('b', 5 * MiB), big('c', 5 * MiB)];
+    const server = await scripted({ messages: [...mail] });
+    const a = archive();
+    const run = await runPull(
+      {
+        ...scriptedPull(server, a.clock.ms),
+        oversize: 'store',
+        spoolDiskOctets: 12 * MiB,
+        persistConcurrency: 1,
+      },
+      pullDeps(a, a.clock),
+    );
+    expect(run.counts).toMatchObject({ stored: 3, failed: 0, deleted: 3 });
+  });
+
   it('the per-run byte cap counts received octets too: a message that lied its way into the plan is stopped', async () => {
     const first = message('s1', `Subject: first\r\n\r\n${'a'.repeat(1000)}\r\n`);
     const liar = big('liar', 2 * MiB);

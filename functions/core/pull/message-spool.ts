@@ -111,9 +111,10 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
     if (disk) disk.used -= onDisk;
     onDisk = 0;
   };
-  let stopped: { code: SpoolLimitCode; why: string } | null = null;
+  // A property, not a `let`: set from writeCounted too, which flow analysis would not see.
+  const limit: { stopped: { code: SpoolLimitCode; why: string } | null } = { stopped: null };
   const stop = async (code: SpoolLimitCode, why: string): Promise<void> => {
-    stopped = { code, why };
+    limit.stopped = { code, why };
     parser.sink.destroy();
     chunks.length = 0;
     await cleanup();
@@ -121,9 +122,10 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       octets += chunk.length;
+      const { stopped } = limit;
       if (stopped !== null) {
         if (octets > drainLimit) {
-          const { code, why } = stopped as { code: SpoolLimitCode; why: string };
+          const { code, why } = stopped;
           throw new SpoolLimitError(
             code,
             `${why}; the server kept sending past ${drainLimit} octets`,
@@ -151,12 +153,11 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
       }
       if (file !== null) await writeCounted(file, chunk);
       // Socket chunks are fresh buffers nobody reuses; Buffer.concat below makes the one copy.
-      else if (stopped === null) chunks.push(chunk);
+      else if (limit.stopped === null) chunks.push(chunk);
       if (parsed) await parsed;
     }
-    if (stopped !== null) {
-      const { code, why } = stopped as { code: SpoolLimitCode; why: string };
-      throw new SpoolLimitError(code, why, true, octets);
+    if (limit.stopped !== null) {
+      throw new SpoolLimitError(limit.stopped.code, limit.stopped.why, true, octets);
     }
     parser.sink.end();
     await file?.close();
@@ -168,7 +169,7 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
   }
 
   async function writeCounted(handle: FileHandle, data: Buffer): Promise<void> {
-    if (stopped !== null) return;
+    if (limit.stopped !== null) return;
     if (disk && disk.used + data.length > disk.capOctets) {
       await stop(
         'SPOOL_FULL',
