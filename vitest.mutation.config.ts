@@ -1,23 +1,25 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * The suite `npm run mutate` runs against each mutant: the tests of the durable path that need no
- * POP3 server or AWS emulator (scripted servers, the local archive), so that a mutant costs seconds.
- * The real-server and emulator tests can only kill more mutants than this reports.
+ * The suite `npm run mutate` runs against each mutant: every test of the durable path, including the
+ * AWS adapters' contract suite on DynamoDB Local and s3rver and the client on a real Dovecot. Left
+ * out are the suites that drive a whole process or server matrix (CLI, chaos, server labs, CDK),
+ * which take minutes and reach the same code through the same paths.
  */
 export default defineConfig({
   test: {
     include: [
       'test/pop3/**/*.test.ts',
-      'test/pull/pull-run-scripted.test.ts',
-      'test/pull/pull-session-record.test.ts',
-      'test/pull/pull-untrusted-*.test.ts',
-      'test/pull/pull-lease-takeover.test.ts',
-      'test/archive/local-*.test.ts',
+      'test/pull/**/*.test.ts',
+      'test/archive/**/*.test.ts',
       'test/fuzz/server-replies.fuzz.test.ts',
+      'test/fuzz/mutated-mail.fuzz.test.ts',
+      'test/puller/**/*.test.ts',
+      'test/query-api/**/*.test.ts',
     ],
-    exclude: ['test/pop3/client-dovecot.test.ts'],
+    globalSetup: ['test/support/dovecot-global-setup.ts', 'test/support/emulators-global-setup.ts'],
     testTimeout: 30_000,
+    hookTimeout: 60_000,
     maxWorkers: 1,
   },
 });

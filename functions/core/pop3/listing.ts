@@ -43,7 +43,7 @@ export function parseScanLine(line: string, what = 'LIST'): ScanListing {
  * up to MAX_UIDL_OCTETS is accepted after the whitespace that follows the number.
  */
 export function parseUidLine(line: string): UidListing {
-  const match = /^\s*(\d{1,15})\s+(.+?)\s*$/.exec(line);
+  const match = /^\s*(\d{1,15})\s+(\S.*?)\s*$/.exec(line);
   const msg = positiveInt(match?.[1]);
   const uid = match?.[2];
   if (
