@@ -94,4 +94,29 @@ describe('SecretScrubber', () => {
       '-ERR *** *** *** fine',
     );
   });
+
+  it('a secret full of regular-expression characters is matched as written, not as a pattern', () => {
+    const scrubber = new SecretScrubber();
+    scrubber.add('p(a)s+s*[x]$');
+    expect(scrubber.scrub('-ERR p(a)s+s*[x]$ rejected; pass')).toBe('-ERR *** rejected; pass');
+  });
+
+  it('a base64 form without its padding is removed even where base64url differs from base64', () => {
+    const secret = '????';
+    const base64 = Buffer.from(secret).toString('base64');
+    // The premise: a '/' (which base64url spells '_') and two padding characters.
+    expect(base64).toBe('Pz8/Pw==');
+    const scrubber = new SecretScrubber();
+    scrubber.add(secret);
+    expect(scrubber.scrub('AUTH failed for Pz8/Pw, try again')).toBe(
+      'AUTH failed for ***, try again',
+    );
+  });
+
+  it('a secret too short to add is not matched in any of its forms either', () => {
+    const scrubber = new SecretScrubber();
+    scrubber.add('ab');
+    // 'YWI=' is the base64 of 'ab', '6162' its hex: text that happens to hold them stays as it is.
+    expect(scrubber.scrub('YWI= 6162')).toBe('YWI= 6162');
+  });
 });
