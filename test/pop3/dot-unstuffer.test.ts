@@ -112,4 +112,45 @@ describe('dot-unstuffing', () => {
     const step = new DotUnstuffer().step(chunk, 0);
     expect(step.data?.buffer).toBe(chunk.buffer);
   });
+
+  it('a server that did not stuff a ".\\r" line: the dot goes, the CR stays data, and nothing ends', () => {
+    const wire = Buffer.from('.\rx\r\n.\r\n');
+    for (let cut = 0; cut <= wire.length; cut += 1) {
+      const { body } = decode([wire.subarray(0, cut), wire.subarray(cut)]);
+      expect(body.toString('latin1')).toBe('\rx\r\n');
+    }
+  });
+
+  it('a bare LF after a line-start dot is data: the dot that follows it is not at a line start', () => {
+    const { body } = decode([Buffer.from('.\n.y\r\n.\r\n')]);
+    expect(body.toString('latin1')).toBe('\n.y\r\n');
+  });
+
+  it("each step's done is true only in the step that consumed the terminator; a step with no bytes gives null data", () => {
+    fc.assert(
+      fc.property(
+        framingBytes,
+        fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 20 }),
+        (content, sizes) => {
+          const unstuffer = new DotUnstuffer();
+          for (const chunk of chunkAt(stuffBody(content), sizes)) {
+            for (let at = 0; at < chunk.length && !unstuffer.done; ) {
+              const step = unstuffer.step(chunk, at);
+              at += step.consumed;
+              expect(step.done).toBe(unstuffer.done);
+              if (step.data !== null) expect(step.data.length).toBeGreaterThan(0);
+            }
+          }
+          expect(unstuffer.done).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses to decode past the terminator, where the next reply begins', () => {
+    const unstuffer = new DotUnstuffer();
+    expect(unstuffer.step(Buffer.from('.\r\n'), 0).done).toBe(true);
+    expect(() => unstuffer.step(Buffer.from('+OK'), 0)).toThrow('after the terminator');
+  });
 });

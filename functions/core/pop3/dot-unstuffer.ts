@@ -37,7 +37,10 @@ export interface UnstuffStep {
 
 export class DotUnstuffer {
   #state: State = State.LineStart;
-  /** Whether the last byte seen inside a line was CR (the LF closing a CRLF may come in the next chunk). */
+  /**
+   * Whether the last byte seen inside a line was CR (the LF closing a CRLF may come in the next chunk).
+   * Only read in InLine, and set on every way into InLine, so the other states leave it alone.
+   */
   #prevCr = false;
   #done = false;
 
@@ -95,7 +98,6 @@ export class DotUnstuffer {
           // The CR of a CRLF split across chunks.
           if (this.#prevCr && chunk[i] === LF) {
             i += 1;
-            this.#prevCr = false;
             this.#state = State.LineStart;
             break;
           }
@@ -104,13 +106,11 @@ export class DotUnstuffer {
           const hit = chunk.indexOf(CRLF_DOT, i);
           if (hit !== -1) {
             i = hit + 2;
-            this.#prevCr = false;
             this.#state = State.LineStart;
             break;
           }
           // No CRLF "." here: the chunk may still end at a line start, or between CR and LF.
           if (end - i >= 2 && chunk[end - 2] === CR && chunk[end - 1] === LF) {
-            this.#prevCr = false;
             this.#state = State.LineStart;
           } else {
             this.#prevCr = chunk[end - 1] === CR;
