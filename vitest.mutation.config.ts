@@ -16,7 +16,6 @@ export default defineConfig({
       'test/archive/**/*.test.ts',
       'test/fuzz/server-replies.fuzz.test.ts',
       'test/puller/**/*.test.ts',
-      'test/query-api/**/*.test.ts',
     ],
     exclude: ['test/pull/pull-run-aws.test.ts'],
     globalSetup: ['test/support/dovecot-global-setup.ts', 'test/support/emulators-global-setup.ts'],
