@@ -13,39 +13,46 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ArchiveError } from '../core/archive/errors.js';
 
-export type ApiErrorCode =
+/**
+ * Every code an error body can carry: a closed list, so a client can branch on it and the OpenAPI
+ * document can enumerate it (schemas/error-schemas.ts).
+ */
+export const API_ERROR_CODES = [
   /** No, or a malformed, Authorization header. */
-  | 'UNAUTHORIZED'
+  'UNAUTHORIZED',
   /** A bearer token that is not the configured one. */
-  | 'INVALID_TOKEN'
+  'INVALID_TOKEN',
   /**
    * A valid JWT that does not carry what this deployment requires (a required scope, or the claim
    * naming the caller's mailboxes): a problem with how the token was issued, not with a mailbox.
    */
-  | 'FORBIDDEN'
+  'FORBIDDEN',
   /** No route has this path. */
-  | 'ROUTE_NOT_FOUND'
+  'ROUTE_NOT_FOUND',
   /** The path exists, but only for GET (and HEAD). */
-  | 'METHOD_NOT_ALLOWED'
+  'METHOD_NOT_ALLOWED',
   /** A query parameter this route does not take (usually a typo: "sinse" would otherwise be ignored). */
-  | 'UNKNOWN_PARAMETER'
-  | 'MISSING_PARAMETER'
+  'UNKNOWN_PARAMETER',
+  'MISSING_PARAMETER',
   /** A parameter is present but not a value it can take (a date, limit, address, index...). */
-  | 'INVALID_PARAMETER'
+  'INVALID_PARAMETER',
   /** A pagination cursor that is not one the index issued for this listing. */
-  | 'INVALID_CURSOR'
+  'INVALID_CURSOR',
   /** A message id in the URL that is not one this API issued. */
-  | 'INVALID_MESSAGE_ID'
-  | 'MAILBOX_NOT_FOUND'
-  | 'MESSAGE_NOT_FOUND'
-  | 'ATTACHMENT_NOT_FOUND'
+  'INVALID_MESSAGE_ID',
+  'MAILBOX_NOT_FOUND',
+  'MESSAGE_NOT_FOUND',
+  'ATTACHMENT_NOT_FOUND',
   /** The body would exceed what the transport can carry (Lambda's response payload limit). */
-  | 'RESPONSE_TOO_LARGE'
+  'RESPONSE_TOO_LARGE',
   /** The stored message no longer yields the attachment its index record lists. */
-  | 'ATTACHMENT_UNREADABLE'
+  'ATTACHMENT_UNREADABLE',
   /** The archive store is throttling or unreachable; retrying later should work. */
-  | 'SERVICE_UNAVAILABLE'
-  | 'INTERNAL';
+  'SERVICE_UNAVAILABLE',
+  'INTERNAL',
+] as const;
+
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
 /** A failure whose status, code and message are meant for the client as they are. */
 export class ApiError extends Error {

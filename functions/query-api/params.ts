@@ -2,7 +2,8 @@
  * Validation of everything a client puts in a URL. Each helper returns the value in the form the
  * archive ports expect or throws an ApiError (400) that names the parameter and says what is wrong, so
  * bad input never reaches an adapter, where it would surface as a 500 or, worse, as a silently empty
- * listing.
+ * listing. The routes' parameter schemas (schemas/parameter-schemas.ts) run these helpers, so the
+ * rules and their messages stay in one place whatever declares the parameters.
  */
 
 import { MAILBOX_ID } from '../core/archive/mailbox-id.js';
@@ -17,7 +18,8 @@ import { ApiError } from './errors.js';
 export const DEFAULT_MESSAGE_LIMIT = 50;
 /**
  * Messages per page at most. A list item is bounded to ~10 KB of JSON even for hostile mail (see
- * toListItem), so 200 keep a page under ~2 MB: inside Lambda's 6 MB response payload after base64.
+ * listItem in presenters.ts), so 200 keep a page under ~2 MB: inside Lambda's 6 MB response
+ * payload after base64.
  */
 export const MAX_MESSAGE_LIMIT = 200;
 /** Runs per listing when the client does not say: a few days of a typical schedule. */
@@ -43,7 +45,8 @@ const QUOTED_VALUE_LENGTH = 80;
 const CONTROL_OR_SPACE = /[\s\p{Cc}]/u;
 const CONTROL = /\p{Cc}/u;
 
-function quote(value: string): string {
+/** A client-sent value as error messages quote it: JSON-escaped and cut short. */
+export function quote(value: string): string {
   return JSON.stringify(
     value.length > QUOTED_VALUE_LENGTH ? `${value.slice(0, QUOTED_VALUE_LENGTH)}...` : value,
   );
@@ -51,33 +54,6 @@ function quote(value: string): string {
 
 function invalid(name: string, value: string, expected: string): ApiError {
   return new ApiError(400, 'INVALID_PARAMETER', `${name} ${quote(value)} is invalid: ${expected}`);
-}
-
-/**
- * The query string as a map, refusing parameters the route does not take and parameters given twice
- * (which one would win is a guess the client should not have to make).
- */
-export function readQuery(url: string, allowed: readonly string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [name, value] of new URL(url).searchParams) {
-    if (!allowed.includes(name)) {
-      const accepted = allowed.length === 0 ? 'none' : allowed.join(', ');
-      throw new ApiError(
-        400,
-        'UNKNOWN_PARAMETER',
-        `unknown query parameter ${quote(name)}; this route accepts: ${accepted}`,
-      );
-    }
-    if (out.has(name)) {
-      throw new ApiError(
-        400,
-        'INVALID_PARAMETER',
-        `query parameter ${name} is given more than once`,
-      );
-    }
-    out.set(name, value);
-  }
-  return out;
 }
 
 export function parseLimit(

@@ -1,126 +1,31 @@
 /**
- * The OpenAPI document against the app it describes. No validator dependency: the document uses a
- * small subset of JSON Schema (type, enum, properties, required, additionalProperties, items,
- * maxItems, pattern, format date-time, minimum/maximum, lengths), and the checker below implements
- * exactly that subset, failing on any keyword it does not know so the subset cannot grow unnoticed.
+ * The OpenAPI document against the app it describes, and against a real OpenAPI 3.1 validator. The
+ * document is generated from the route declarations; these tests hold what the app does to it.
  */
+import { validate } from '@readme/openapi-parser';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { MessageRecord } from '../../functions/core/archive/ports.js';
-import { createQueryApp, LIST_ITEM_MAX_FROM } from '../../functions/query-api/create-query-app.js';
+import { createQueryApp } from '../../functions/query-api/create-query-app.js';
 import { forbidden } from '../../functions/query-api/errors.js';
 import { onlyMailboxes } from '../../functions/query-api/mailbox-access.js';
-import {
-  type OpenApiDocument,
-  openApiDocument,
-  type ParameterObject,
-  type ResponseObject,
-  type SchemaObject,
-} from '../../functions/query-api/openapi.js';
 import { encodeMessageRef } from '../../functions/query-api/params.js';
+import { LIST_ITEM_MAX_FROM } from '../../functions/query-api/schemas/message-schemas.js';
 import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
+import {
+  documentReader,
+  type OpenApiDocument,
+  type ParameterObject,
+  type SchemaObject,
+  servedDocument,
+} from './openapi-kit.js';
 import { fixture, RecordingLogger, run, seed } from './query-api-kit.js';
 
-const doc: OpenApiDocument = openApiDocument;
-
-function resolve<T>(value: T | { $ref: string }): T {
-  if (typeof value === 'object' && value !== null && '$ref' in value && value.$ref !== undefined) {
-    const path = value.$ref.replace(/^#\//, '').split('/');
-    let target: unknown = doc;
-    for (const segment of path) target = (target as Record<string, unknown>)[segment];
-    if (target === undefined) throw new Error(`unresolved $ref ${value.$ref}`);
-    return resolve(target as T | { $ref: string });
-  }
-  return value as T;
-}
-
-const KNOWN_KEYWORDS = new Set([
-  '$ref',
-  'type',
-  'description',
-  'format',
-  'enum',
-  'properties',
-  'required',
-  'additionalProperties',
-  'items',
-  'minimum',
-  'maximum',
-  'minLength',
-  'maxLength',
-  'maxItems',
-  'pattern',
-  'default',
-  'contentMediaType',
-]);
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-
-function jsonType(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
-  return typeof value;
-}
-
-/** Every way `value` departs from `schema`, as "path: problem" lines. */
-function check(schemaOrRef: SchemaObject, value: unknown, path = '$'): string[] {
-  const schema = resolve(schemaOrRef);
-  const problems: string[] = [];
-  for (const keyword of Object.keys(schema)) {
-    if (!KNOWN_KEYWORDS.has(keyword)) problems.push(`${path}: unsupported keyword ${keyword}`);
-  }
-  const actual = jsonType(value);
-  if (schema.type !== undefined) {
-    const types = Array.isArray(schema.type) ? schema.type : [schema.type];
-    const ok = types.some((t) => t === actual || (t === 'number' && actual === 'integer'));
-    if (!ok) return [...problems, `${path}: is ${actual}, documented ${types.join('|')}`];
-  }
-  if (schema.enum !== undefined && !schema.enum.includes(value as string)) {
-    problems.push(`${path}: ${JSON.stringify(value)} is not one of ${schema.enum.join(', ')}`);
-  }
-  if (typeof value === 'string') {
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) {
-      problems.push(`${path}: does not match ${schema.pattern}`);
-    }
-    if (schema.format === 'date-time' && !ISO_DATE_TIME.test(value)) {
-      problems.push(`${path}: ${value} is not a date-time`);
-    }
-    if (schema.maxLength !== undefined && value.length > schema.maxLength) {
-      problems.push(`${path}: longer than ${schema.maxLength}`);
-    }
-    if (schema.minLength !== undefined && value.length < schema.minLength) {
-      problems.push(`${path}: shorter than ${schema.minLength}`);
-    }
-  }
-  if (typeof value === 'number') {
-    if (schema.minimum !== undefined && value < schema.minimum) problems.push(`${path}: < min`);
-    if (schema.maximum !== undefined && value > schema.maximum) problems.push(`${path}: > max`);
-  }
-  if (Array.isArray(value)) {
-    if (schema.maxItems !== undefined && value.length > schema.maxItems) {
-      problems.push(`${path}: more than ${schema.maxItems} items`);
-    }
-    if (schema.items !== undefined) {
-      for (const [i, item] of value.entries()) {
-        problems.push(...check(schema.items, item, `${path}[${i}]`));
-      }
-    }
-  }
-  if (actual === 'object') {
-    const object = value as Record<string, unknown>;
-    for (const name of schema.required ?? []) {
-      if (!(name in object)) problems.push(`${path}: required property ${name} is missing`);
-    }
-    for (const [name, property] of Object.entries(object)) {
-      const documented = schema.properties?.[name];
-      if (documented !== undefined)
-        problems.push(...check(documented, property, `${path}.${name}`));
-      else if (schema.additionalProperties === false) {
-        problems.push(`${path}: property ${name} is not documented`);
-      }
-    }
-  }
-  return problems;
-}
+let doc: OpenApiDocument;
+let reader: ReturnType<typeof documentReader>;
+const resolve = <T>(value: T | { $ref: string }): T => reader.resolve(value);
+const check = (schema: SchemaObject, value: unknown) => reader.check(schema, value);
+const documentedResponse = (path: string, status: number) =>
+  reader.documentedResponse(path, status);
 
 /** Every $ref anywhere in the document. */
 function refs(node: unknown, out: string[] = []): string[] {
@@ -136,12 +41,6 @@ function refs(node: unknown, out: string[] = []): string[] {
 
 function parametersOf(path: string): ParameterObject[] {
   return (doc.paths[path]?.get.parameters ?? []).map((p) => resolve<ParameterObject>(p));
-}
-
-function documentedResponse(path: string, status: number): ResponseObject {
-  const response = doc.paths[path]?.get.responses[String(status)];
-  if (response === undefined) throw new Error(`${path} does not document status ${status}`);
-  return resolve<ResponseObject>(response);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,6 +65,8 @@ function concrete(path: string): string {
 }
 
 beforeAll(async () => {
+  doc = await servedDocument(app);
+  reader = documentReader(doc);
   invoice = await seed(
     { index, store },
     { mailboxId: 'work', messageKey: 'inv', raw: fixture('multipart-alternative-attachments.eml') },
@@ -197,14 +98,31 @@ describe('the OpenAPI document', () => {
     for (const ref of all) expect(() => resolve({ $ref: ref }), ref).not.toThrow();
   });
 
+  it('passes an OpenAPI 3.1 validator', async () => {
+    // The validator dereferences what it is given: it gets a copy, as the JSON a client reads.
+    const copy: Parameters<typeof validate>[0] = JSON.parse(JSON.stringify(doc));
+    const result = await validate(copy);
+    expect(result.valid ? [] : result.errors).toEqual([]);
+    expect(result.warnings).toEqual([]);
+    expect(result.specification).toBe('OpenAPI');
+  });
+
+  it('is the same document on every request', async () => {
+    expect(await servedDocument(app)).toEqual(doc);
+  });
+
   it('documents exactly the routes the app serves', () => {
     const methods = new Set(app.routes.map((r) => r.method));
     // GET routes, plus the 405 handlers and the middleware that every path has (method ALL).
     expect([...methods].sort()).toEqual(['ALL', 'GET']);
-    const served = app.routes
-      .filter((r) => r.method === 'GET')
-      .map((r) => r.path.replace(/:([A-Za-z]+)/g, '{$1}'))
-      .sort();
+    // Each route's validators are registered as handlers of their own: one path per route.
+    const served = [
+      ...new Set(
+        app.routes
+          .filter((r) => r.method === 'GET')
+          .map((r) => r.path.replace(/:([A-Za-z]+)/g, '{$1}')),
+      ),
+    ].sort();
     expect(served).toEqual(Object.keys(doc.paths).sort());
     for (const item of Object.values(doc.paths)) expect(Object.keys(item)).toEqual(['get']);
   });
