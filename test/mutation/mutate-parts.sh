@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Measures the mutation scope part by part, each part into its own committed report
+# (reports/mutation/<part>.json, incremental: a part already measured reruns only what changed).
+# A part is small enough to finish in one sitting; an interrupted part loses only itself.
+#   npm run mutate:parts                   # every part, in order
+#   npm run mutate:parts -- pull-run       # the named parts
+# Stryker splits --mutate at commas, so a part lists its files in full.
+# MUTATION_CONCURRENCY (default 2) sets Stryker's test runners.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+declare -A PARTS=(
+  [pop3-lines]="functions/core/pop3/status-line.ts,functions/core/pop3/listing.ts,functions/core/pop3/listed-size.ts,functions/core/pop3/capabilities.ts,functions/core/pop3/sasl.ts,functions/core/pop3/secret-scrubber.ts"
+  [pop3-stream]="functions/core/pop3/dot-unstuffer.ts,functions/core/pop3/wire-reader.ts,functions/core/pop3/command-window.ts,functions/core/pop3/transport.ts"
+  [pop3-client]="functions/core/pop3/client.ts,functions/core/pop3/errors.ts,functions/core/pop3/limits.ts"
+  [pull-spool]="functions/core/pull/message-spool.ts,functions/core/pull/pull-options.ts,functions/core/pull/pull-event.ts"
+  [pull-run]="functions/core/pull/pull-run.ts"
+  [archive-local]="functions/core/archive/local-raw-store.ts,functions/core/archive/sqlite-message-index.ts,functions/core/archive/listing-cursor.ts,functions/core/archive/raw-object-key.ts,functions/core/archive/mailbox-id.ts,functions/core/archive/ports.ts,functions/core/archive/errors.ts"
+  [archive-aws]="functions/core/archive/dynamodb-message-index.ts,functions/core/archive/dynamodb-table.ts,functions/core/archive/s3-raw-store.ts"
+)
+ORDER=(pop3-lines pop3-stream pop3-client pull-spool pull-run archive-local archive-aws)
+
+parts=("$@")
+[[ ${#parts[@]} -eq 0 ]] && parts=("${ORDER[@]}")
+mkdir -p reports/mutation
+for part in "${parts[@]}"; do
+  if [[ -z "${PARTS[$part]:-}" ]]; then
+    echo "mutate-parts: no part named '$part'; the parts are: ${ORDER[*]}" >&2
+    exit 2
+  fi
+  echo "== $part: ${PARTS[$part]} ($(date -u +%H:%M:%S))"
+  MUTATION_REPORT="reports/mutation/$part.json" npx stryker run --mutate "${PARTS[$part]}"
+done
