@@ -3,14 +3,14 @@
  * mailbox or message the caller may not read gets the same answer as one that does not exist
  * (errors.ts says why).
  */
-import type { MessageIndex, MessageRecord } from '../core/archive/ports.js';
+import type { ArchiveReader, MessageRecord } from '../core/archive/ports.js';
 import { mailboxNotFound, messageNotFound } from './errors.js';
 import { canRead, type MailboxAccess } from './mailbox-access.js';
 import type { MessageRef } from './params.js';
 
 /** The path's mailbox, checked against the caller's grant before the index is asked about it. */
 export async function requireMailbox(
-  index: MessageIndex,
+  index: ArchiveReader,
   access: MailboxAccess,
   mailboxId: string,
 ): Promise<string> {
@@ -25,7 +25,7 @@ export async function requireMailbox(
  * path's mailbox: otherwise a caller granted /mailboxes/A/* by IAM could read B's mail with B's id.
  */
 export async function requireMessage(
-  index: MessageIndex,
+  index: ArchiveReader,
   access: MailboxAccess,
   path: { mailboxId?: string; id: MessageRef },
 ): Promise<MessageRecord> {

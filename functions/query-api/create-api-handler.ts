@@ -8,7 +8,7 @@ import type {
 } from 'aws-lambda';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
 import { DynamoMessageIndex } from '../core/archive/dynamodb-message-index.js';
-import type { MessageIndex, RawStore } from '../core/archive/ports.js';
+import type { ArchiveReader, RawStore } from '../core/archive/ports.js';
 import { S3RawStore } from '../core/archive/s3-raw-store.js';
 import type { ApiAuthorization, ApiEnv } from './api-env.js';
 import { createQueryApp } from './create-query-app.js';
@@ -39,7 +39,7 @@ export type ApiHandlerResult = APIGatewayProxyStructuredResultV2 & {
 };
 
 export interface ApiHandlerDeps {
-  index: MessageIndex;
+  index: ArchiveReader;
   store: RawStore;
   rawLink?: (rawKey: string) => Promise<string>;
   logger: ApiLogger;

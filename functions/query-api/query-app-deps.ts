@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { MessageIndex, RawStore } from '../core/archive/ports.js';
+import type { ArchiveReader, RawStore } from '../core/archive/ports.js';
 import type { ApiLogger } from './errors.js';
 import type { MailboxAccess } from './mailbox-access.js';
 
@@ -9,7 +9,7 @@ import type { MailboxAccess } from './mailbox-access.js';
  * `popvault serve`, and tests that call `app.request()` in-process; only these differ.
  */
 export interface QueryAppDeps {
-  index: MessageIndex;
+  index: ArchiveReader;
   store: RawStore;
   /**
    * A short-lived URL for a raw object (in AWS: an S3 presigned GET). When given, /raw answers 302 to
@@ -43,7 +43,7 @@ export type QueryApi = OpenAPIHono<AppEnv>;
 
 /** What the route handlers use, with the defaults applied. */
 export interface RouteDeps {
-  index: MessageIndex;
+  index: ArchiveReader;
   store: RawStore;
   rawLink: ((rawKey: string) => Promise<string>) | undefined;
   logger: ApiLogger;

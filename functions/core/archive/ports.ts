@@ -198,13 +198,16 @@ export interface LeaseHolder {
   expiresAt: number;
 }
 
-export interface MessageIndex {
+/**
+ * What the pull run writes and reads back to decide what is archived: records, their batch lookup,
+ * and the mark that a record's message left the server.
+ */
+export interface MessageWriter {
   /**
    * Conditional create: a record that already exists is returned, never overwritten or duplicated. A
    * created record counts into its mailbox summary in the same atomic write.
    */
   putMessage(record: MessageRecord): Promise<PutMessageResult>;
-  getMessage(mailboxId: string, messageKey: string): Promise<MessageRecord | null>;
   /** Batch lookup (no per-message round trips on the pull path). Missing keys are absent from the map. */
   getMessages(
     mailboxId: string,
@@ -212,6 +215,32 @@ export interface MessageIndex {
   ): Promise<Map<string, MessageRecord>>;
   /** Sets deletedFromServerAt on records that exist; unknown keys are ignored. */
   markDeleted(mailboxId: string, messageKeys: readonly string[], at: string): Promise<void>;
+}
+
+/** One run per mailbox at a time: a lease that expires by itself when its run dies. */
+export interface MailboxLease {
+  /** True if this owner now holds the mailbox's lease (it was free, expired, or already ours). */
+  acquireLease(request: LeaseRequest): Promise<boolean>;
+  /** Releases the lease if this owner still holds it. */
+  releaseLease(mailboxId: string, owner: string): Promise<void>;
+  /** Who holds the mailbox's lease (expired or not), or null when nobody does. */
+  leaseHolder(mailboxId: string): Promise<LeaseHolder | null>;
+}
+
+/** Runs read back, most recent first (the query API's run history, the pull run's own log). */
+export interface RunHistory {
+  /** Most recent first. */
+  listRuns(mailboxId: string, limit: number): Promise<RunRecord[]>;
+}
+
+/** The record of each run, written at its start and again at its end. */
+export interface RunLog extends RunHistory {
+  putRun(run: RunRecord): Promise<void>;
+}
+
+/** What the query API reads: records, listings, searches, mailbox summaries and run history. */
+export interface ArchiveReader extends RunHistory {
+  getMessage(mailboxId: string, messageKey: string): Promise<MessageRecord | null>;
   /**
    * A mailbox's messages, newest first by date. With filters, a page may hold fewer than `limit` items
    * and still carry a cursor: the adapter reads a bounded number of index pages per call.
@@ -220,19 +249,13 @@ export interface MessageIndex {
   findByMessageId(messageId: string): Promise<MessageRecord[]>;
   /** A mailbox's messages from one sender address (case-insensitive), newest first. */
   listBySender(mailboxId: string, address: string, query: ListMessagesQuery): Promise<MessagePage>;
-
-  /** True if this owner now holds the mailbox's lease (it was free, expired, or already ours). */
-  acquireLease(request: LeaseRequest): Promise<boolean>;
-  /** Releases the lease if this owner still holds it. */
-  releaseLease(mailboxId: string, owner: string): Promise<void>;
-  /** Who holds the mailbox's lease (expired or not), or null when nobody does. */
-  leaseHolder(mailboxId: string): Promise<LeaseHolder | null>;
-
-  putRun(run: RunRecord): Promise<void>;
-  /** Most recent first. */
-  listRuns(mailboxId: string, limit: number): Promise<RunRecord[]>;
-
   /** Every mailbox that has a record or a run, by id. Read from summary items, never a scan. */
   listMailboxes(): Promise<MailboxSummary[]>;
   getMailbox(mailboxId: string): Promise<MailboxSummary | null>;
 }
+
+/** What a pull run needs of the index: its writes, the mailbox lease, and its run records. */
+export interface PullIndex extends MessageWriter, MailboxLease, RunLog {}
+
+/** The whole index, as each adapter implements it: every role above over one store. */
+export interface MessageIndex extends MessageWriter, MailboxLease, RunLog, ArchiveReader {}
