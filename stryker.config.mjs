@@ -1,7 +1,7 @@
 // Mutation testing of the durable path (`npm run mutate`): StrykerJS puts small bugs into the code,
 // one at a time, and runs the tests that cover each; a bug no test notices is a missing test.
 // Outside CI: it runs the suite once per mutant. Results: RELIABILITY.md.
-//   npm run mutate:parts                             # functions/core/{pop3,pull,archive}, part by part
+//   npm run mutate:parts                             # functions/core/{pop3,pull,archive} and functions/adapters, part by part
 //   npm run mutate:parts -- pop3-client pull-run     # the named parts only (test/mutation/mutate-parts.sh)
 //   npm run mutate -- --mutate functions/core/pop3/command-window.ts
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
@@ -13,6 +13,7 @@ export default {
     'functions/core/pop3/**/*.ts',
     'functions/core/pull/**/*.ts',
     'functions/core/archive/**/*.ts',
+    'functions/adapters/**/*.ts',
   ],
   coverageAnalysis: 'perTest',
   // Two cores, shared with the POP3 servers and emulators the tests start.

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { DynamoMessageIndex } from '../functions/core/archive/dynamodb-message-index.js';
-import { S3RawStore } from '../functions/core/archive/s3-raw-store.js';
+import { DynamoMessageIndex } from '../functions/adapters/aws/dynamodb-message-index.js';
+import { S3RawStore } from '../functions/adapters/aws/s3-raw-store.js';
 import { createMessageParser } from '../functions/core/message/message-parser.js';
 import { runPull } from '../functions/core/pull/pull-run.js';
 import {

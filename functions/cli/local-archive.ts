@@ -3,9 +3,9 @@ import { constants, type Stats } from 'node:fs';
 import { chmod, type FileHandle, lstat, mkdir, open, readlink, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { LocalRawStore } from '../core/archive/local-raw-store.js';
+import { LocalRawStore } from '../adapters/local/local-raw-store.js';
+import { SqliteMessageIndex } from '../adapters/local/sqlite-message-index.js';
 import type { MessageIndex, RawStore } from '../core/archive/ports.js';
-import { SqliteMessageIndex } from '../core/archive/sqlite-message-index.js';
 import { CliError } from './cli-error.js';
 
 export interface LocalArchive {

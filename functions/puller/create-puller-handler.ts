@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { DynamoMessageIndex } from '../core/archive/dynamodb-message-index.js';
+import { DynamoMessageIndex } from '../adapters/aws/dynamodb-message-index.js';
+import { S3RawStore } from '../adapters/aws/s3-raw-store.js';
 import type { RunRecord } from '../core/archive/ports.js';
-import { S3RawStore } from '../core/archive/s3-raw-store.js';
 import type { CredentialsProvider } from '../core/credentials/credentials-provider.js';
 import {
   fromSecretsManager,

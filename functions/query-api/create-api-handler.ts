@@ -7,9 +7,9 @@ import type {
   Context as LambdaContext,
 } from 'aws-lambda';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
-import { DynamoMessageIndex } from '../core/archive/dynamodb-message-index.js';
+import { DynamoMessageIndex } from '../adapters/aws/dynamodb-message-index.js';
+import { S3RawStore } from '../adapters/aws/s3-raw-store.js';
 import type { ArchiveReader, RawStore } from '../core/archive/ports.js';
-import { S3RawStore } from '../core/archive/s3-raw-store.js';
 import type { ApiAuthorization, ApiEnv } from './api-env.js';
 import { createQueryApp } from './create-query-app.js';
 import type { ApiLogger } from './errors.js';

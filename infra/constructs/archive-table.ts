@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { createTableInput, TTL_ATTRIBUTE } from '../../functions/core/archive/dynamodb-table.js';
+import { createTableInput, TTL_ATTRIBUTE } from '../../functions/adapters/aws/dynamodb-table.js';
 
 /**
  * The archive index: one DynamoDB table laid out by `createTableInput()`, the same function the tests

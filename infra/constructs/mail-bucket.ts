@@ -119,7 +119,7 @@ export class MailBucket extends Construct {
    *   nothing until a conditional Complete;
    * - AbortMultipartUpload, for its own failed uploads.
    * Never GetObject, DeleteObject or ListBucket: the store reads nothing back (see
-   * functions/core/archive/s3-raw-store.ts). The key layout is rawObjectKey's.
+   * functions/adapters/aws/s3-raw-store.ts). The key layout is rawObjectKey's.
    */
   grantPullerWrite(grantee: iam.IGrantable, mailboxId: string): void {
     const objects = this.bucket.arnForObjects(`${RAW_PREFIX}${encodeKeySegment(mailboxId)}/*`);

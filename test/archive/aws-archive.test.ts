@@ -35,7 +35,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import {
   DynamoMessageIndex,
   MARK_DELETED_CONCURRENCY,
-} from '../../functions/core/archive/dynamodb-message-index.js';
+} from '../../functions/adapters/aws/dynamodb-message-index.js';
 import {
   GSI1PK,
   GSI1SK,
@@ -46,7 +46,12 @@ import {
   PK,
   SK,
   TTL_ATTRIBUTE,
-} from '../../functions/core/archive/dynamodb-table.js';
+} from '../../functions/adapters/aws/dynamodb-table.js';
+import {
+  DEFAULT_PART_CONCURRENCY,
+  S3_MIN_PART_OCTETS,
+  S3RawStore,
+} from '../../functions/adapters/aws/s3-raw-store.js';
 import {
   ArchiveError,
   ArchiveStoreError,
@@ -55,11 +60,6 @@ import {
 } from '../../functions/core/archive/errors.js';
 import type { RawPutInput } from '../../functions/core/archive/ports.js';
 import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
-import {
-  DEFAULT_PART_CONCURRENCY,
-  S3_MIN_PART_OCTETS,
-  S3RawStore,
-} from '../../functions/core/archive/s3-raw-store.js';
 import {
   createTestBucket,
   createTestTable,

@@ -22,12 +22,12 @@ import {
   LocalRawStore,
   localRawKey,
   STALE_TMP_MS,
-} from '../../functions/core/archive/local-raw-store.js';
-import type { RawPutInput } from '../../functions/core/archive/ports.js';
+} from '../../functions/adapters/local/local-raw-store.js';
 import {
   SCHEMA_VERSION,
   SqliteMessageIndex,
-} from '../../functions/core/archive/sqlite-message-index.js';
+} from '../../functions/adapters/local/sqlite-message-index.js';
+import type { RawPutInput } from '../../functions/core/archive/ports.js';
 import { UNVERSIONED_PARSER } from '../../functions/core/message/parser-version.js';
 import {
   archiveErrorCode,

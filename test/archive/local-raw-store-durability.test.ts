@@ -54,7 +54,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   };
 });
 
-const { LocalRawStore } = await import('../../functions/core/archive/local-raw-store.js');
+const { LocalRawStore } = await import('../../functions/adapters/local/local-raw-store.js');
 
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');

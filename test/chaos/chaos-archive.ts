@@ -6,11 +6,11 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DynamoMessageIndex } from '../../functions/adapters/aws/dynamodb-message-index.js';
+import { S3RawStore } from '../../functions/adapters/aws/s3-raw-store.js';
 import { openLocalArchive } from '../../functions/cli/local-archive.js';
-import { DynamoMessageIndex } from '../../functions/core/archive/dynamodb-message-index.js';
 import type { MessageIndex, RawStore } from '../../functions/core/archive/ports.js';
 import { encodeKeySegment, rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
-import { S3RawStore } from '../../functions/core/archive/s3-raw-store.js';
 import { dynamoClientFor, s3ClientFor } from '../support/aws-clients.js';
 import type { AwsEmulatorInfo } from '../support/emulators.js';
 

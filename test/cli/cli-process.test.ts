@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, inject, it } from 'vitest';
+import { SqliteMessageIndex } from '../../functions/adapters/local/sqlite-message-index.js';
 import { defaultMailboxId } from '../../functions/cli/commands/pull.js';
-import { SqliteMessageIndex } from '../../functions/core/archive/sqlite-message-index.js';
 import {
   maildirContents,
   maildirMessageCount,

@@ -10,7 +10,7 @@ import {
   BY_SENDER_INDEX,
   createTableInput,
   TTL_ATTRIBUTE,
-} from '../../functions/core/archive/dynamodb-table.js';
+} from '../../functions/adapters/aws/dynamodb-table.js';
 import { parseMailboxSecret } from '../../functions/core/credentials/credentials-provider.js';
 import { parseMailboxSettings } from '../../functions/puller/mailbox-settings.js';
 import { EXAMPLE_CONFIG_FILE, parseConfig } from '../../infra/config/load-config.js';

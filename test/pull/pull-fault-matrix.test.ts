@@ -6,7 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { DynamoMessageIndex } from '../../functions/core/archive/dynamodb-message-index.js';
+import { DynamoMessageIndex } from '../../functions/adapters/aws/dynamodb-message-index.js';
+import { S3RawStore } from '../../functions/adapters/aws/s3-raw-store.js';
 import type {
   MessageIndex,
   MessageRecord,
@@ -14,7 +15,6 @@ import type {
   RawStore,
 } from '../../functions/core/archive/ports.js';
 import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
-import { S3RawStore } from '../../functions/core/archive/s3-raw-store.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
 import {
   createTestBucket,

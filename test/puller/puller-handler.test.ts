@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { DynamoMessageIndex } from '../../functions/core/archive/dynamodb-message-index.js';
+import { DynamoMessageIndex } from '../../functions/adapters/aws/dynamodb-message-index.js';
 import { createMessageParser } from '../../functions/core/message/message-parser.js';
 import { Pop3Client } from '../../functions/core/pop3/client.js';
 import { ScheduledEventError } from '../../functions/core/pull/pull-event.js';

@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalRawStore } from '../../functions/core/archive/local-raw-store.js';
+import { LocalRawStore } from '../../functions/adapters/local/local-raw-store.js';
+import { SqliteMessageIndex } from '../../functions/adapters/local/sqlite-message-index.js';
 import type { MessageMetadata, RunRecord } from '../../functions/core/archive/ports.js';
-import { SqliteMessageIndex } from '../../functions/core/archive/sqlite-message-index.js';
 import { createMessageParser } from '../../functions/core/message/message-parser.js';
 import {
   type AuthMethod,

@@ -11,7 +11,7 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { createTableInput, timeToLiveInput } from '../../functions/core/archive/dynamodb-table.js';
+import { createTableInput, timeToLiveInput } from '../../functions/adapters/aws/dynamodb-table.js';
 import type { AwsEmulatorInfo } from './emulators.js';
 
 // DynamoDB Local reports a new table ACTIVE at once; a real endpoint takes seconds.

@@ -5,8 +5,8 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { DynamoMessageIndex } from '../../functions/core/archive/dynamodb-message-index.js';
-import { S3RawStore } from '../../functions/core/archive/s3-raw-store.js';
+import { DynamoMessageIndex } from '../../functions/adapters/aws/dynamodb-message-index.js';
+import { S3RawStore } from '../../functions/adapters/aws/s3-raw-store.js';
 import { createMessageParser } from '../../functions/core/message/message-parser.js';
 import type { PullOptions } from '../../functions/core/pull/pull-options.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';

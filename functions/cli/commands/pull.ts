@@ -337,8 +337,8 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
       await Promise.all([
         import('@aws-sdk/client-s3'),
         import('@aws-sdk/client-dynamodb'),
-        import('../../core/archive/s3-raw-store.js'),
-        import('../../core/archive/dynamodb-message-index.js'),
+        import('../../adapters/aws/s3-raw-store.js'),
+        import('../../adapters/aws/dynamodb-message-index.js'),
       ]);
     rawStore = new S3RawStore({ client: new S3Client({}), bucket: values.bucket });
     index = new DynamoMessageIndex({ client: new DynamoDBClient({}), tableName: values.table });

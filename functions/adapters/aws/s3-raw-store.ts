@@ -32,9 +32,9 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { ArchiveError, ChecksumMismatchError, toArchiveError } from './errors.js';
-import type { RawObjectRef, RawPutInput, RawStore } from './ports.js';
-import { rawObjectKey } from './raw-object-key.js';
+import { ArchiveError, ChecksumMismatchError, toArchiveError } from '../../core/archive/errors.js';
+import type { RawObjectRef, RawPutInput, RawStore } from '../../core/archive/ports.js';
+import { rawObjectKey } from '../../core/archive/raw-object-key.js';
 
 const MIB = 1024 * 1024;
 /** S3's limits for multipart uploads (every part but the last at least 5 MiB, 10,000 parts). */

@@ -29,9 +29,13 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { ArchiveError, type ArchiveErrorCode, ChecksumMismatchError } from './errors.js';
-import type { RawObjectRef, RawPutInput, RawStore } from './ports.js';
-import { encodeKeySegment } from './raw-object-key.js';
+import {
+  ArchiveError,
+  type ArchiveErrorCode,
+  ChecksumMismatchError,
+} from '../../core/archive/errors.js';
+import type { RawObjectRef, RawPutInput, RawStore } from '../../core/archive/ports.js';
+import { encodeKeySegment } from '../../core/archive/raw-object-key.js';
 
 export const FILE_MODE = 0o600;
 export const DIRECTORY_MODE = 0o700;

@@ -28,7 +28,32 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { UNVERSIONED_PARSER } from '../message/parser-version.js';
+import {
+  ArchiveError,
+  type ArchiveErrorCode,
+  ArchiveStoreError,
+  toArchiveError,
+} from '../../core/archive/errors.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  invalidCursor,
+  MAX_PAGE_LIMIT,
+  requirePageLimit,
+} from '../../core/archive/listing-cursor.js';
+import type {
+  LeaseHolder,
+  LeaseRequest,
+  ListMessagesQuery,
+  MailboxSummary,
+  MessageIndex,
+  MessagePage,
+  MessageRecord,
+  PutMessageResult,
+  RunRecord,
+} from '../../core/archive/ports.js';
+import { requireSortableIso } from '../../core/archive/sort-date.js';
+import { UNVERSIONED_PARSER } from '../../core/message/parser-version.js';
 import {
   ATTACHMENT_COUNT,
   BY_DATE_INDEX,
@@ -56,37 +81,12 @@ import {
   messageSk,
   PK,
   RUN_PREFIX,
-  requireSortableIso,
   runSk,
   SK,
   SUBJECT_LOWER,
   senderPk,
   TTL_ATTRIBUTE,
 } from './dynamodb-table.js';
-import {
-  ArchiveError,
-  type ArchiveErrorCode,
-  ArchiveStoreError,
-  toArchiveError,
-} from './errors.js';
-import {
-  decodeCursor,
-  encodeCursor,
-  invalidCursor,
-  MAX_PAGE_LIMIT,
-  requirePageLimit,
-} from './listing-cursor.js';
-import type {
-  LeaseHolder,
-  LeaseRequest,
-  ListMessagesQuery,
-  MailboxSummary,
-  MessageIndex,
-  MessagePage,
-  MessageRecord,
-  PutMessageResult,
-  RunRecord,
-} from './ports.js';
 
 /** BatchGetItem's limit per request. */
 export const BATCH_GET_MAX_KEYS = 100;

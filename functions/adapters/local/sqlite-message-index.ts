@@ -28,10 +28,13 @@
 import { closeSync, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { UNVERSIONED_PARSER } from '../message/parser-version.js';
-import { requireSortableIso, senderOf, sortDateOf } from './dynamodb-table.js';
-import { ArchiveError, type ArchiveErrorCode } from './errors.js';
-import { decodeCursor, encodeCursor, invalidCursor, requirePageLimit } from './listing-cursor.js';
+import { ArchiveError, type ArchiveErrorCode } from '../../core/archive/errors.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  invalidCursor,
+  requirePageLimit,
+} from '../../core/archive/listing-cursor.js';
 import type {
   AddressSummary,
   AttachmentSummary,
@@ -47,7 +50,9 @@ import type {
   RunOutcome,
   RunRecord,
   RunSession,
-} from './ports.js';
+} from '../../core/archive/ports.js';
+import { requireSortableIso, senderOf, sortDateOf } from '../../core/archive/sort-date.js';
+import { UNVERSIONED_PARSER } from '../../core/message/parser-version.js';
 
 /**
  * A filtered listing walks the date index until it has `limit` matches, but examines at most this
