@@ -372,7 +372,7 @@ async function collectPages(
   throw new Error(`listing did not end within ${maxPages} pages`);
 }
 
-function makeRun(
+export function makeRun(
   mailboxId: string,
   startedAt: string,
   overrides: Partial<RunRecord> = {},

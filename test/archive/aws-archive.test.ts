@@ -30,7 +30,7 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import {
   DynamoMessageIndex,
@@ -43,6 +43,7 @@ import {
   GSI2SK,
   GSI3PK,
   GSI3SK,
+  ITEM_VERSION,
   PK,
   SK,
   TTL_ATTRIBUTE,
@@ -61,6 +62,10 @@ import {
 import type { RawPutInput } from '../../functions/core/archive/ports.js';
 import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
 import {
+  CorruptItemError,
+  STORED_ITEM_VERSION,
+} from '../../functions/core/archive/record-decoder.js';
+import {
   createTestBucket,
   createTestTable,
   dynamoClientFor,
@@ -73,6 +78,7 @@ import {
   describeMessageIndexContract,
   describeRawStoreContract,
   makeRecord,
+  makeRun,
 } from './archive-contract.js';
 
 const aws = inject('aws');
@@ -1280,5 +1286,113 @@ describe('toArchiveError', () => {
       code: 'STORE_FAILED',
       cause: expect.any(Error),
     });
+  });
+});
+
+describe('DynamoMessageIndex on DynamoDB Local: item versions and decoding', () => {
+  let tableName: string;
+  let raw: DynamoDBDocumentClient;
+  let index: DynamoMessageIndex;
+
+  beforeAll(async () => {
+    const client = dynamoClientFor(aws);
+    tableName = await createTestTable(client);
+    raw = DynamoDBDocumentClient.from(client);
+    index = new DynamoMessageIndex({ client, tableName });
+  });
+
+  async function rawItem(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
+    return (await raw.send(new GetCommand({ TableName: tableName, Key: { [PK]: pk, [SK]: sk } })))
+      .Item;
+  }
+
+  async function setAttribute(pk: string, sk: string, name: string, value: unknown) {
+    await raw.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { [PK]: pk, [SK]: sk },
+        ...(value === undefined
+          ? { UpdateExpression: 'REMOVE #a' }
+          : { UpdateExpression: 'SET #a = :v', ExpressionAttributeValues: { ':v': value } }),
+        ExpressionAttributeNames: { '#a': name },
+      }),
+    );
+  }
+
+  /** A mailbox with one of each item kind: message, run, lease and summary. */
+  async function everyKind() {
+    const mailboxId = unique('versions');
+    const record = makeRecord({ mailboxId });
+    const run = makeRun(mailboxId, '2024-05-01T10:00:00.000Z');
+    await index.putMessage(record);
+    await index.putRun(run);
+    expect(await index.acquireLease({ mailboxId, owner: 'run-1', now: 1_000, ttlMs: 60_000 })).toBe(
+      true,
+    );
+    const pk = `MBX#${mailboxId}`;
+    const runSortKey = `RUN#${run.startedAt}#${run.runId}`;
+    const keys = {
+      message: [pk, `MSG#${record.messageKey}`],
+      run: [pk, runSortKey],
+      lease: [pk, 'LEASE'],
+      summary: ['MAILBOXES', pk],
+    } as const;
+    return { mailboxId, record, run, keys };
+  }
+
+  it('writes the layout version on every item kind', async () => {
+    const { keys } = await everyKind();
+    for (const [pk, sk] of Object.values(keys)) {
+      expect(await rawItem(pk, sk)).toMatchObject({ [ITEM_VERSION]: STORED_ITEM_VERSION });
+    }
+  });
+
+  it('reads items written before versions (no version attribute) as version 1', async () => {
+    const { mailboxId, record, run, keys } = await everyKind();
+    const before = await index.getMailbox(mailboxId);
+    for (const [pk, sk] of Object.values(keys)) await setAttribute(pk, sk, ITEM_VERSION, undefined);
+    expect(await index.getMessage(mailboxId, record.messageKey)).toStrictEqual(record);
+    expect(await index.listRuns(mailboxId, 5)).toStrictEqual([run]);
+    expect(await index.leaseHolder(mailboxId)).toEqual({ owner: 'run-1', expiresAt: 61_000 });
+    expect(await index.getMailbox(mailboxId)).toStrictEqual(before);
+  });
+
+  it('refuses an item of a future version, naming its key and the version attribute', async () => {
+    const { mailboxId, record, keys } = await everyKind();
+    for (const [pk, sk] of Object.values(keys)) {
+      await setAttribute(pk, sk, ITEM_VERSION, STORED_ITEM_VERSION + 1);
+    }
+    const reads: Array<[string, () => Promise<unknown>]> = [
+      [keys.message[1], () => index.getMessage(mailboxId, record.messageKey)],
+      [keys.message[1], () => index.getMessages(mailboxId, [record.messageKey])],
+      [keys.run[1], () => index.listRuns(mailboxId, 5)],
+      [keys.lease[1], () => index.leaseHolder(mailboxId)],
+      [keys.summary[1], () => index.getMailbox(mailboxId)],
+    ];
+    for (const [sk, read] of reads) {
+      const error = await read().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(CorruptItemError);
+      expect((error as CorruptItemError).code).toBe('STORE_CORRUPT');
+      expect((error as Error).message).toContain(sk);
+      expect((error as Error).message).toContain(`${ITEM_VERSION} is ${STORED_ITEM_VERSION + 1}`);
+      expect((error as Error).message).toContain('newer popvault');
+    }
+  });
+
+  it('refuses an item whose field is not what the record holds, naming the key and field', async () => {
+    const { mailboxId, record, keys } = await everyKind();
+    await setAttribute(keys.message[0], keys.message[1], 'octets', 'many');
+    await setAttribute(keys.run[0], keys.run[1], 'outcome', 'exploded');
+    const message = await index.getMessage(mailboxId, record.messageKey).catch((e: unknown) => e);
+    expect(message).toBeInstanceOf(CorruptItemError);
+    expect(message).toMatchObject({
+      key: expect.stringContaining(keys.message[1]),
+      field: 'octets',
+    });
+    const runs = await index.listRuns(mailboxId, 5).catch((e: unknown) => e);
+    expect(runs).toMatchObject({ code: 'STORE_CORRUPT', field: 'outcome' });
   });
 });

@@ -28,12 +28,14 @@ import {
   SqliteMessageIndex,
 } from '../../functions/adapters/local/sqlite-message-index.js';
 import type { RawPutInput } from '../../functions/core/archive/ports.js';
+import { CorruptItemError } from '../../functions/core/archive/record-decoder.js';
 import { UNVERSIONED_PARSER } from '../../functions/core/message/parser-version.js';
 import {
   archiveErrorCode,
   describeMessageIndexContract,
   describeRawStoreContract,
   makeRecord,
+  makeRun,
 } from './archive-contract.js';
 
 const root = mkdtempSync(join(tmpdir(), 'popvault-local-archive-'));
@@ -384,5 +386,45 @@ describe('SqliteMessageIndex: the file', () => {
     expect(() => new SqliteMessageIndex({ path: join(directory, 'index.sqlite') })).toThrow(
       expect.objectContaining({ systemic: true }),
     );
+  });
+});
+
+describe('SqliteMessageIndex: rows that do not decode', () => {
+  // Row versions are the file's schema version (PRAGMA user_version): a newer file is refused and an
+  // older one migrated, above. What is left is a row damaged inside a file of the right version.
+  async function damaged(change: string) {
+    const directory = freshDirectory('damaged');
+    const path = join(directory, 'index.sqlite');
+    const index = openIndex(path);
+    const record = makeRecord({ mailboxId: 'damaged' });
+    await index.putMessage(record);
+    await index.putRun(makeRun('damaged', '2024-05-01T10:00:00.000Z'));
+    const db = new Database(path);
+    db.exec(change);
+    db.close();
+    return { index, record };
+  }
+
+  it('refuses a message whose list column is not JSON, naming the row and column', async () => {
+    const { index, record } = await damaged("UPDATE messages SET from_json = '[{'");
+    const error = await index.getMessage('damaged', record.messageKey).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptItemError);
+    expect(error).toMatchObject({ code: 'STORE_CORRUPT', field: 'from_json' });
+    expect((error as Error).message).toContain(record.messageKey);
+  });
+
+  it('refuses a message whose list holds something else, naming the entry', async () => {
+    const { index, record } = await damaged(`UPDATE messages SET to_json = '[{"address": 7}]'`);
+    expect(
+      await index.getMessage('damaged', record.messageKey).catch((e: unknown) => e),
+    ).toMatchObject({ code: 'STORE_CORRUPT', field: 'to[0].address' });
+  });
+
+  it('refuses a run with an outcome no popvault writes', async () => {
+    const { index } = await damaged("UPDATE runs SET outcome = 'exploded'");
+    expect(await index.listRuns('damaged', 5).catch((e: unknown) => e)).toMatchObject({
+      code: 'STORE_CORRUPT',
+      field: 'outcome',
+    });
   });
 });

@@ -52,8 +52,15 @@ import type {
   PutMessageResult,
   RunRecord,
 } from '../../core/archive/ports.js';
+import { STORED_ITEM_VERSION } from '../../core/archive/record-decoder.js';
 import { requireSortableIso } from '../../core/archive/sort-date.js';
-import { UNVERSIONED_PARSER } from '../../core/message/parser-version.js';
+import {
+  type Item,
+  leaseFromItem,
+  messageFromItem,
+  runFromItem,
+  summaryFromItem,
+} from './dynamodb-records.js';
 import {
   ATTACHMENT_COUNT,
   BY_DATE_INDEX,
@@ -62,14 +69,13 @@ import {
   checkKeySize,
   ENTITY,
   type Entity,
-  FILTER_ATTRIBUTES,
   fitsKey,
   GSI1PK,
   GSI1SK,
   GSI2PK,
   GSI3PK,
   GSI3SK,
-  KEY_ATTRIBUTES,
+  ITEM_VERSION,
   LEASE_SK,
   MAILBOXES_PK,
   MESSAGE_PREFIX,
@@ -149,27 +155,6 @@ export interface DynamoMessageIndexOptions {
 
 type IndexName = typeof BY_DATE_INDEX | typeof BY_SENDER_INDEX;
 
-type Item = Record<string, unknown>;
-
-function stripKeys(item: Item): Item {
-  const record: Item = { ...item };
-  for (const attribute of KEY_ATTRIBUTES) delete record[attribute];
-  for (const attribute of FILTER_ATTRIBUTES) delete record[attribute];
-  return record;
-}
-
-function toMessage(item: Item): MessageRecord {
-  const record = stripKeys(item) as unknown as MessageRecord;
-  // Items written before records carried a parser version read back as unversioned.
-  return { ...record, parserVersion: record.parserVersion ?? UNVERSIONED_PARSER };
-}
-
-function toRun(item: Item): RunRecord {
-  const run = stripKeys(item) as unknown as RunRecord;
-  // Runs written before RunRecord had a session read back as "no session recorded".
-  return { ...run, session: run.session ?? null };
-}
-
 function isConditionFailed(error: unknown): error is { name: string; Item?: unknown } {
   return (error as { name?: unknown } | null)?.name === 'ConditionalCheckFailedException';
 }
@@ -203,17 +188,6 @@ function httpStatusOf(error: unknown): number | null {
 /** Full jitter: concurrent callers that were refused together do not retry together. */
 function backoffMs(policy: RetryPolicy, attempt: number): number {
   return Math.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 2));
-}
-
-function toSummary(item: Item): MailboxSummary {
-  const lastRun = item.lastRun as MailboxSummary['lastRun'] | undefined;
-  return {
-    mailboxId: item.mailboxId as string,
-    messages: (item.messages as number | undefined) ?? 0,
-    octets: (item.octets as number | undefined) ?? 0,
-    lastRun: lastRun ?? null,
-    lastSuccessAt: (item.lastSuccessAt as string | undefined) ?? null,
-  };
 }
 
 /** Runs `task` over `items` with at most `concurrency` in flight; the first failure wins. */
@@ -311,6 +285,7 @@ export class DynamoMessageIndex implements MessageIndex {
                     ...keys,
                     ...messageFilterAttributes(record),
                     [ENTITY]: 'message' satisfies Entity,
+                    [ITEM_VERSION]: STORED_ITEM_VERSION,
                   },
                   ConditionExpression: 'attribute_not_exists(#pk)',
                   ExpressionAttributeNames: { '#pk': PK },
@@ -324,16 +299,18 @@ export class DynamoMessageIndex implements MessageIndex {
                   Key: summaryKey,
                   // ADD creates the counters at zero on the mailbox's first record.
                   UpdateExpression:
-                    'SET #mailboxId = :mailboxId, #entity = :entity ADD #messages :one, #octets :octets',
+                    'SET #mailboxId = :mailboxId, #entity = :entity, #version = :version ADD #messages :one, #octets :octets',
                   ExpressionAttributeNames: {
                     '#mailboxId': 'mailboxId',
                     '#entity': ENTITY,
+                    '#version': ITEM_VERSION,
                     '#messages': 'messages',
                     '#octets': 'octets',
                   },
                   ExpressionAttributeValues: {
                     ':mailboxId': record.mailboxId,
                     ':entity': 'mailbox' satisfies Entity,
+                    ':version': STORED_ITEM_VERSION,
                     ':one': 1,
                     ':octets': record.octets,
                   },
@@ -369,7 +346,7 @@ export class DynamoMessageIndex implements MessageIndex {
     const old = reason.Item;
     const existing =
       old !== undefined
-        ? toMessage(unmarshall(old))
+        ? messageFromItem(unmarshall(old))
         : await this.getMessage(record.mailboxId, record.messageKey);
     if (existing === null) {
       // Only possible if the record was deleted between the refusal and our read.
@@ -407,7 +384,7 @@ export class DynamoMessageIndex implements MessageIndex {
     const sk = messageSk(messageKey);
     if (!fitsKey(PK, pk) || !fitsKey(SK, sk)) return null;
     const item = await this.#getItem(pk, sk);
-    return item === undefined ? null : toMessage(item);
+    return item === undefined ? null : messageFromItem(item);
   }
 
   /** One item by its key, read consistently (a write this run made is always seen). */
@@ -463,7 +440,7 @@ export class DynamoMessageIndex implements MessageIndex {
       for (const item of await this.#batchGet(
         chunk.map((k) => ({ [PK]: pk, [SK]: messageSk(k) })),
       )) {
-        const record = toMessage(item);
+        const record = messageFromItem(item);
         found.set(record.messageKey, record);
       }
     });
@@ -638,11 +615,11 @@ export class DynamoMessageIndex implements MessageIndex {
       if (found.length > remaining) {
         // More matches than the page holds: continue right after the last one returned.
         const kept = found.slice(0, remaining);
-        items.push(...kept.map(toMessage));
+        items.push(...kept.map(messageFromItem));
         next = keyOf(kept[kept.length - 1] as Item);
         break;
       }
-      items.push(...found.map(toMessage));
+      items.push(...found.map(messageFromItem));
       next = last;
       if (last === undefined || items.length === limit || page >= this.#listBudget.pagesPerCall) {
         break;
@@ -666,7 +643,7 @@ export class DynamoMessageIndex implements MessageIndex {
       ExpressionAttributeNames: { '#pk': GSI2PK },
       ExpressionAttributeValues: { ':pk': partition },
     });
-    return items.map(toMessage);
+    return items.map(messageFromItem);
   }
 
   async acquireLease(request: LeaseRequest): Promise<boolean> {
@@ -688,6 +665,7 @@ export class DynamoMessageIndex implements MessageIndex {
             [PK]: pk,
             [SK]: LEASE_SK,
             [ENTITY]: 'lease' satisfies Entity,
+            [ITEM_VERSION]: STORED_ITEM_VERSION,
             mailboxId: request.mailboxId,
             owner: request.owner,
             expiresAt,
@@ -718,8 +696,7 @@ export class DynamoMessageIndex implements MessageIndex {
     const pk = mailboxPk(mailboxId);
     if (!fitsKey(PK, pk)) return null;
     const item = await this.#getItem(pk, LEASE_SK);
-    if (item === undefined) return null;
-    return { owner: String(item.owner), expiresAt: Number(item.expiresAt) };
+    return item === undefined ? null : leaseFromItem(item);
   }
 
   async releaseLease(mailboxId: string, owner: string): Promise<void> {
@@ -755,7 +732,13 @@ export class DynamoMessageIndex implements MessageIndex {
       await this.#doc.send(
         new PutCommand({
           TableName: this.#table,
-          Item: { ...run, [PK]: pk, [SK]: sk, [ENTITY]: 'run' satisfies Entity },
+          Item: {
+            ...run,
+            [PK]: pk,
+            [SK]: sk,
+            [ENTITY]: 'run' satisfies Entity,
+            [ITEM_VERSION]: STORED_ITEM_VERSION,
+          },
         }),
       );
     } catch (error) {
@@ -803,6 +786,7 @@ export class DynamoMessageIndex implements MessageIndex {
       '#order': change.orderAttribute,
       '#mailboxId': 'mailboxId',
       '#entity': ENTITY,
+      '#version': ITEM_VERSION,
       '#messages': 'messages',
       '#octets': 'octets',
     };
@@ -810,9 +794,15 @@ export class DynamoMessageIndex implements MessageIndex {
       ':endedAt': endedAt,
       ':mailboxId': mailboxId,
       ':entity': 'mailbox' satisfies Entity,
+      ':version': STORED_ITEM_VERSION,
       ':zero': 0,
     };
-    const assignments = ['#order = :endedAt', '#mailboxId = :mailboxId', '#entity = :entity'];
+    const assignments = [
+      '#order = :endedAt',
+      '#mailboxId = :mailboxId',
+      '#entity = :entity',
+      '#version = :version',
+    ];
     for (const [i, [attribute, value]] of Object.entries(change.set).entries()) {
       names[`#a${i}`] = attribute;
       values[`:a${i}`] = value;
@@ -845,14 +835,14 @@ export class DynamoMessageIndex implements MessageIndex {
       ExpressionAttributeValues: { ':pk': MAILBOXES_PK },
       ConsistentRead: true,
     });
-    return items.map(toSummary);
+    return items.map(summaryFromItem);
   }
 
   async getMailbox(mailboxId: string): Promise<MailboxSummary | null> {
     const sk = mailboxPk(mailboxId);
     if (!fitsKey(SK, sk)) return null;
     const item = await this.#getItem(MAILBOXES_PK, sk);
-    return item === undefined ? null : toSummary(item);
+    return item === undefined ? null : summaryFromItem(item);
   }
 
   async listRuns(mailboxId: string, limit: number): Promise<RunRecord[]> {
@@ -871,7 +861,7 @@ export class DynamoMessageIndex implements MessageIndex {
           ConsistentRead: true,
         }),
       );
-      return (out.Items ?? []).map(toRun);
+      return (out.Items ?? []).map(runFromItem);
     } catch (error) {
       throw toArchiveError(error, this.#op('Query'));
     }

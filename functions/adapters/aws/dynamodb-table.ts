@@ -18,6 +18,8 @@
  * Message items also carry `subjectLower` and `attachmentCount`, derived from the record, for the
  * listing filters (DynamoDB's `contains` is case-sensitive).
  *
+ * Every item also carries `itemVersion`, the layout version it was written in (see ITEM_VERSION).
+ *
  * Keys are the ids as they are (no encoding): DynamoDB keys are opaque strings, so "/", "..", "%" and
  * "#" are all harmless in them. Where two free-form values share one key (GSI3PK) the mailbox id is
  * base64url-encoded, so no two (mailbox, address) pairs can spell the same key; queries still filter
@@ -43,30 +45,21 @@ export const GSI3PK = 'GSI3PK';
 export const GSI3SK = 'GSI3SK';
 /** Distinguishes messages, runs and the lease when someone reads the table by hand or exports it. */
 export const ENTITY = 'entity';
+/**
+ * The layout version of the item (STORED_ITEM_VERSION), on every item: readers take an item without
+ * one as version 1 and refuse a newer one (core/archive/record-decoder.ts).
+ */
+export const ITEM_VERSION = 'itemVersion';
 /** Epoch seconds; DynamoDB's TTL deletes the lease item some time after this (within days). */
 export const TTL_ATTRIBUTE = 'ttl';
 
-/** Derived from the record for listing filters; stripped again when a record is read back. */
+/** Derived from the record for listing filters; a record read back is decoded without them. */
 export const SUBJECT_LOWER = 'subjectLower';
 export const ATTACHMENT_COUNT = 'attachmentCount';
 
 export const BY_DATE_INDEX = 'GSI1';
 export const BY_MESSAGE_ID_INDEX = 'GSI2';
 export const BY_SENDER_INDEX = 'GSI3';
-
-/** Attributes the table adds to a record; stripped again when a record is read back. */
-export const KEY_ATTRIBUTES: readonly string[] = [
-  PK,
-  SK,
-  GSI1PK,
-  GSI1SK,
-  GSI2PK,
-  GSI2SK,
-  GSI3PK,
-  GSI3SK,
-  ENTITY,
-];
-export const FILTER_ATTRIBUTES: readonly string[] = [SUBJECT_LOWER, ATTACHMENT_COUNT];
 
 export const MAILBOX_PREFIX = 'MBX#';
 export const MESSAGE_PREFIX = 'MSG#';

@@ -22,6 +22,11 @@ export type ArchiveErrorCode =
   | 'STORE_REJECTED'
   /** Any other store failure. */
   | 'STORE_FAILED'
+  /**
+   * A stored item is not the record it should be (edited by hand, damaged, or written by a newer
+   * popvault). Retrying will not help; the error names the item's key and the field.
+   */
+  | 'STORE_CORRUPT'
   /** The bytes are not the ones the caller's SHA-256 or octet count describes, or the store says so. */
   | 'CHECKSUM_MISMATCH'
   /** The spooled source file could not be read. */
