@@ -1,10 +1,18 @@
 /**
- * In-memory archive ports: a test double for the pull run's decision logic, where the emulators would
- * only add start-up time. The adapters themselves are proven by the contract suite on the emulators,
- * and the pull run's invariants are also tested end to end on them.
+ * In-memory archive ports: a test double for the pull run's decision logic and the query API, where
+ * the emulators would only add start-up time. It is held to the same contract suite as the real
+ * adapters (test/archive/memory-archive.test.ts), so what a test learns from it holds for them too:
+ * the same errors, orderings, cursors, validation and summary rules.
  */
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { ArchiveError, ChecksumMismatchError } from '../../functions/core/archive/errors.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  invalidCursor,
+  requirePageLimit,
+} from '../../functions/core/archive/listing-cursor.js';
 import type {
   LeaseHolder,
   LeaseRequest,
@@ -20,8 +28,23 @@ import type {
   RunRecord,
 } from '../../functions/core/archive/ports.js';
 import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
+import {
+  requireSortableIso,
+  senderOf,
+  sortDateOf,
+} from '../../functions/core/archive/sort-date.js';
 import { UNVERSIONED_PARSER } from '../../functions/core/message/parser-version.js';
 import { sha256 } from './pop3-test-kit.js';
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** Above every sortable ISO date, as in the SQLite index. */
+const AFTER_EVERY_DATE = '\u{10FFFF}';
+
+/** UTF-8 byte order: what DynamoDB and SQLite's BINARY collation sort by (not UTF-16's). */
+function binary(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
 
 export class MemoryRawStore implements RawStore {
   readonly objects = new Map<string, Buffer>();
@@ -29,10 +52,16 @@ export class MemoryRawStore implements RawStore {
 
   async put(input: RawPutInput): Promise<RawObjectRef> {
     this.puts += 1;
+    if (!SHA256_HEX.test(input.sha256)) {
+      throw new ArchiveError('INVALID_ARGUMENT', 'sha256 must be 64 lower-case hex digits');
+    }
     const data =
-      input.source.kind === 'buffer' ? input.source.data : await readFile(input.source.path);
-    if (sha256(data) !== input.sha256)
-      throw Object.assign(new Error('checksum mismatch'), { code: 'CHECKSUM_MISMATCH' });
+      input.source.kind === 'buffer' ? input.source.data : await readSpool(input.source.path);
+    if (sha256(data) !== input.sha256 || data.length !== input.octets) {
+      throw new ChecksumMismatchError(
+        `the bytes are not the ones described (sha256 ${input.sha256}, ${input.octets} octets)`,
+      );
+    }
     const key = rawObjectKey(input.mailboxId, input.sha256);
     this.objects.set(key, Buffer.from(data));
     return { key, sha256: input.sha256, octets: data.length };
@@ -40,7 +69,7 @@ export class MemoryRawStore implements RawStore {
 
   async get(key: string): Promise<Readable> {
     const data = this.objects.get(key);
-    if (!data) throw Object.assign(new Error(`no object ${key}`), { code: 'NOT_FOUND' });
+    if (!data) throw new ArchiveError('NOT_FOUND', `no object ${key}`);
     return Readable.from([data]);
   }
 
@@ -49,16 +78,57 @@ export class MemoryRawStore implements RawStore {
   }
 }
 
+async function readSpool(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new ArchiveError('SOURCE_UNREADABLE', `cannot read the spooled message ${path}`, {
+      cause: error,
+    });
+  }
+}
+
+type Listing = 'date' | 'sender';
+
+interface Summary {
+  messages: number;
+  octets: number;
+  lastRun: MailboxSummary['lastRun'];
+  lastRunOrder: string | null;
+  lastSuccessAt: string | null;
+  lastSuccessOrder: string | null;
+}
+
 export class MemoryMessageIndex implements MessageIndex {
   readonly messages = new Map<string, MessageRecord>();
+  /** One record per run, as the adapters keep it: a run put again replaces its record. */
   readonly runs: RunRecord[] = [];
   readonly leases = new Map<string, { owner: string; expiresAt: number }>();
+  readonly #summaries = new Map<string, Summary>();
 
   #id(mailboxId: string, key: string): string {
     return JSON.stringify([mailboxId, key]);
   }
 
+  #summary(mailboxId: string): Summary {
+    let summary = this.#summaries.get(mailboxId);
+    if (summary === undefined) {
+      summary = {
+        messages: 0,
+        octets: 0,
+        lastRun: null,
+        lastRunOrder: null,
+        lastSuccessAt: null,
+        lastSuccessOrder: null,
+      };
+      this.#summaries.set(mailboxId, summary);
+    }
+    return summary;
+  }
+
   async putMessage(record: MessageRecord): Promise<PutMessageResult> {
+    // As the adapters do: a record whose listing date cannot be derived is refused before it is kept.
+    sortDateOf(record);
     const id = this.#id(record.mailboxId, record.messageKey);
     const existing = this.messages.get(id);
     if (existing) return { created: false, existing: structuredClone(existing) };
@@ -67,6 +137,9 @@ export class MemoryMessageIndex implements MessageIndex {
       ...structuredClone(record),
       parserVersion: record.parserVersion ?? UNVERSIONED_PARSER,
     });
+    const summary = this.#summary(record.mailboxId);
+    summary.messages += 1;
+    summary.octets += record.octets;
     return { created: true };
   }
 
@@ -87,6 +160,7 @@ export class MemoryMessageIndex implements MessageIndex {
   }
 
   async markDeleted(mailboxId: string, keys: readonly string[], at: string): Promise<void> {
+    requireSortableIso('at', at);
     for (const key of keys) {
       const found = this.messages.get(this.#id(mailboxId, key));
       if (found) found.deletedFromServerAt = at;
@@ -94,15 +168,7 @@ export class MemoryMessageIndex implements MessageIndex {
   }
 
   async listMessages(mailboxId: string, query: ListMessagesQuery): Promise<MessagePage> {
-    const items = [...this.messages.values()]
-      .filter((m) => m.mailboxId === mailboxId)
-      .sort((a, b) => (b.date ?? b.archivedAt).localeCompare(a.date ?? a.archivedAt))
-      .slice(0, query.limit);
-    return { items, cursor: null };
-  }
-
-  async findByMessageId(messageId: string): Promise<MessageRecord[]> {
-    return [...this.messages.values()].filter((m) => m.messageId === messageId);
+    return this.#list('date', mailboxId, '', query);
   }
 
   async listBySender(
@@ -110,20 +176,79 @@ export class MemoryMessageIndex implements MessageIndex {
     address: string,
     query: ListMessagesQuery,
   ): Promise<MessagePage> {
-    const page = await this.listMessages(mailboxId, { ...query, limit: Number.MAX_SAFE_INTEGER });
-    const items = page.items
-      .filter((m) => m.from[0]?.address === address.toLowerCase())
-      .slice(0, query.limit);
-    return { items, cursor: null };
+    return this.#list('sender', mailboxId, address.trim().toLowerCase(), query);
+  }
+
+  /** Newest first by (listing date, message key), from just past the cursor's position. */
+  async #list(
+    listing: Listing,
+    mailboxId: string,
+    partition: string,
+    query: ListMessagesQuery,
+  ): Promise<MessagePage> {
+    const limit = requirePageLimit(query.limit);
+    const low = query.since === undefined ? '' : requireSortableIso('since', query.since);
+    const high =
+      query.until === undefined ? AFTER_EVERY_DATE : requireSortableIso('until', query.until);
+    const scope = { listing, mailboxId, partition };
+    const after =
+      query.cursor === undefined || query.cursor === null
+        ? null
+        : positionFrom(decodeCursor(query.cursor, scope), { low, high });
+    const subject = query.subject === undefined ? '' : query.subject.toLowerCase();
+    const rows = [...this.messages.values()]
+      .filter((m) => m.mailboxId === mailboxId && (listing === 'date' || senderOf(m) === partition))
+      .map((record) => ({ record, sortDate: sortDateOf(record) }))
+      .filter(({ sortDate }) => sortDate >= low && sortDate <= high)
+      .filter(
+        ({ record, sortDate }) =>
+          after === null ||
+          sortDate < after.sortDate ||
+          (sortDate === after.sortDate && binary(record.messageKey, after.messageKey) < 0),
+      )
+      .filter(
+        ({ record }) =>
+          (subject === '' || record.subject?.toLowerCase().includes(subject) === true) &&
+          (query.hasAttachments === undefined ||
+            record.attachments.length > 0 === query.hasAttachments),
+      )
+      .sort(
+        (a, b) =>
+          binary(b.sortDate, a.sortDate) || binary(b.record.messageKey, a.record.messageKey),
+      );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(({ record }) => structuredClone(record)),
+      cursor:
+        rows.length > limit && last !== undefined
+          ? encodeCursor(scope, { sortDate: last.sortDate, messageKey: last.record.messageKey })
+          : null,
+    };
+  }
+
+  async findByMessageId(messageId: string): Promise<MessageRecord[]> {
+    if (messageId === '') return [];
+    return [...this.messages.values()]
+      .filter((m) => m.messageId === messageId)
+      .sort((a, b) => binary(a.mailboxId, b.mailboxId) || binary(a.messageKey, b.messageKey))
+      .map((m) => structuredClone(m));
   }
 
   async acquireLease(request: LeaseRequest): Promise<boolean> {
+    if (
+      !Number.isSafeInteger(request.now) ||
+      !Number.isSafeInteger(request.ttlMs) ||
+      request.ttlMs <= 0
+    ) {
+      throw new ArchiveError('INVALID_ARGUMENT', 'lease now and ttlMs must be integers, ttlMs > 0');
+    }
     const held = this.leases.get(request.mailboxId);
     if (
       held &&
       held.owner !== request.owner &&
       held.owner !== request.takeOverFrom &&
-      held.expiresAt > request.now
+      held.expiresAt >= request.now
     ) {
       return false;
     }
@@ -144,47 +269,80 @@ export class MemoryMessageIndex implements MessageIndex {
   }
 
   async putRun(run: RunRecord): Promise<void> {
-    this.runs.push(structuredClone(run));
+    const startedOrder = requireSortableIso('startedAt', run.startedAt);
+    const endedOrder = requireSortableIso('endedAt', run.endedAt);
+    const at = this.runs.findIndex(
+      (r) =>
+        r.mailboxId === run.mailboxId &&
+        r.runId === run.runId &&
+        requireSortableIso('startedAt', r.startedAt) === startedOrder,
+    );
+    if (at === -1) this.runs.push(structuredClone(run));
+    else this.runs[at] = structuredClone(run);
+    const summary = this.#summary(run.mailboxId);
+    // Only forward in time: a late writer of an older run leaves the newer one in place.
+    if (summary.lastRunOrder === null || summary.lastRunOrder <= endedOrder) {
+      summary.lastRunOrder = endedOrder;
+      summary.lastRun = {
+        runId: run.runId,
+        outcome: run.outcome,
+        endedAt: run.endedAt,
+        errorCode: run.errorCode,
+        errorMessage: run.errorMessage,
+      };
+    }
+    const succeeded = run.outcome === 'success' || run.outcome === 'partial';
+    if (
+      succeeded &&
+      (summary.lastSuccessOrder === null || summary.lastSuccessOrder <= endedOrder)
+    ) {
+      summary.lastSuccessOrder = endedOrder;
+      summary.lastSuccessAt = run.endedAt;
+    }
   }
 
   async listMailboxes(): Promise<MailboxSummary[]> {
-    const ids = new Set(
-      [...this.messages.values()].map((m) => m.mailboxId).concat(this.runs.map((r) => r.mailboxId)),
-    );
-    return Promise.all(
-      [...ids].sort().map(async (id) => (await this.getMailbox(id)) as MailboxSummary),
-    );
+    return [...this.#summaries.keys()]
+      .sort(binary)
+      .map((id) => this.#toSummary(id, this.#summaries.get(id) as Summary));
   }
 
   async getMailbox(mailboxId: string): Promise<MailboxSummary | null> {
-    const records = [...this.messages.values()].filter((m) => m.mailboxId === mailboxId);
-    const runs = this.runs.filter((r) => r.mailboxId === mailboxId);
-    if (records.length === 0 && runs.length === 0) return null;
-    const last = runs[runs.length - 1];
-    const lastSuccess = runs
-      .filter((r) => r.outcome === 'success' || r.outcome === 'partial')
-      .pop();
+    const summary = this.#summaries.get(mailboxId);
+    return summary === undefined ? null : this.#toSummary(mailboxId, summary);
+  }
+
+  #toSummary(mailboxId: string, summary: Summary): MailboxSummary {
     return {
       mailboxId,
-      messages: records.length,
-      octets: records.reduce((sum, r) => sum + r.octets, 0),
-      lastRun: last
-        ? {
-            runId: last.runId,
-            outcome: last.outcome,
-            endedAt: last.endedAt,
-            errorCode: last.errorCode,
-            errorMessage: last.errorMessage,
-          }
-        : null,
-      lastSuccessAt: lastSuccess?.endedAt ?? null,
+      messages: summary.messages,
+      octets: summary.octets,
+      lastRun: summary.lastRun === null ? null : { ...summary.lastRun },
+      lastSuccessAt: summary.lastSuccessAt,
     };
   }
 
   async listRuns(mailboxId: string, limit: number): Promise<RunRecord[]> {
+    requirePageLimit(limit);
     return this.runs
       .filter((r) => r.mailboxId === mailboxId)
-      .reverse()
-      .slice(0, limit);
+      .map((run) => ({ run, order: requireSortableIso('startedAt', run.startedAt) }))
+      .sort((a, b) => binary(b.order, a.order) || binary(b.run.runId, a.run.runId))
+      .slice(0, limit)
+      .map(({ run }) => structuredClone(run));
   }
+}
+
+/** A cursor's position must name a place inside the range being listed. */
+function positionFrom(
+  position: Record<string, unknown>,
+  range: { low: string; high: string },
+): { sortDate: string; messageKey: string } {
+  const { sortDate, messageKey } = position;
+  if (typeof sortDate !== 'string' || typeof messageKey !== 'string' || !ISO_UTC.test(sortDate)) {
+    return invalidCursor('no position');
+  }
+  if (sortDate < range.low || sortDate > range.high)
+    invalidCursor('position lies outside this query');
+  return { sortDate, messageKey };
 }
