@@ -28,12 +28,7 @@
 
 import type Database from 'better-sqlite3';
 import { ArchiveError } from '../../core/archive/errors.js';
-import {
-  decodeCursor,
-  encodeCursor,
-  invalidCursor,
-  requirePageLimit,
-} from '../../core/archive/listing-cursor.js';
+import { requirePageLimit } from '../../core/archive/listing-cursor.js';
 import type {
   LeaseHolder,
   LeaseRequest,
@@ -46,6 +41,7 @@ import type {
   RunRecord,
 } from '../../core/archive/ports.js';
 import { requireSortableIso } from '../../core/archive/sort-date.js';
+import { planListing, readListing } from './sqlite-listing.js';
 import {
   leaseFromRow,
   type MailboxRow,
@@ -69,9 +65,6 @@ export { DATABASE_DIRECTORY_MODE, DATABASE_FILE_MODE, SCHEMA_VERSION } from './s
 export const DEFAULT_SCANNED_ROWS_PER_CALL = 5000;
 /** How long a write waits for another process's transaction (a `read` beside a `pull`). */
 export const BUSY_TIMEOUT_MS = 5000;
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-/** Above every sortable ISO date (they start with a digit), so "no until" needs no second query. */
-const AFTER_EVERY_DATE = '\u{10FFFF}';
 
 export type SqliteMessageIndexOptions = (
   | { path: string; database?: never }
@@ -84,20 +77,6 @@ export type SqliteMessageIndexOptions = (
   /** How many index rows one filtered listing call may examine (tests shrink it). */
   scannedRowsPerCall?: number;
 };
-
-/** A cursor's position must name a row inside the range being listed. */
-function positionFrom(
-  position: Record<string, unknown>,
-  range: { low: string; high: string },
-): { sortDate: string; messageKey: string } {
-  const { sortDate, messageKey } = position;
-  if (typeof sortDate !== 'string' || typeof messageKey !== 'string' || !ISO_UTC.test(sortDate)) {
-    return invalidCursor('no position');
-  }
-  if (sortDate < range.low || sortDate > range.high)
-    invalidCursor('position lies outside this query');
-  return { sortDate, messageKey };
-}
 
 /**
  * How long a put waits for others to share its commit. A commit costs one fsync (about 1.5 ms on
@@ -252,66 +231,8 @@ export class SqliteMessageIndex implements MessageIndex {
     partition: string,
     query: ListMessagesQuery,
   ): Promise<MessagePage> {
-    const limit = requirePageLimit(query.limit);
-    const low = query.since === undefined ? '' : requireSortableIso('since', query.since);
-    const high =
-      query.until === undefined ? AFTER_EVERY_DATE : requireSortableIso('until', query.until);
-    const after =
-      query.cursor === undefined || query.cursor === null
-        ? null
-        : positionFrom(decodeCursor(query.cursor, { listing, mailboxId, partition }), {
-            low,
-            high,
-          });
-    // An empty substring would match every subject, and nothing else about the query changes.
-    const subject = query.subject === undefined ? '' : query.subject.toLowerCase();
-    const { hasAttachments } = query;
-    const selective = subject !== '' || hasAttachments !== undefined;
-    const matches = (row: MessageRow): boolean =>
-      (subject === '' || row.subject_lower?.includes(subject) === true) &&
-      (hasAttachments === undefined || row.attachment_count > 0 === hasAttachments);
-    // One row past the page tells whether another page exists, so the last page has no cursor.
-    const scan = selective ? Math.max(limit + 1, this.#scannedRowsPerCall) : limit + 1;
-
-    return this.#run('listMessages', () => {
-      const statement =
-        after === null ? this.#statements.list[listing].first : this.#statements.list[listing].next;
-      const params = {
-        mailboxId,
-        partition,
-        low,
-        high,
-        scan,
-        ...(after === null ? {} : { afterDate: after.sortDate, afterKey: after.messageKey }),
-      };
-      const items: MessageRecord[] = [];
-      let examined = 0;
-      let last: MessageRow | null = null;
-      let more = false;
-      for (const row of statement.iterate(params) as IterableIterator<MessageRow>) {
-        if (matches(row)) {
-          if (items.length === limit) {
-            more = true;
-            break;
-          }
-          items.push(messageFromRow(row));
-        }
-        examined += 1;
-        last = row;
-      }
-      // Stopped by the scan bound: what lies past the last row examined is unknown yet.
-      if (examined === scan) more = true;
-      return {
-        items,
-        cursor:
-          more && last !== null
-            ? encodeCursor(
-                { listing, mailboxId, partition },
-                { sortDate: last.sort_date, messageKey: last.message_key },
-              )
-            : null,
-      };
-    });
+    const plan = planListing({ listing, mailboxId, partition }, query, this.#scannedRowsPerCall);
+    return this.#run('listMessages', () => readListing(this.#statements, plan));
   }
 
   async findByMessageId(messageId: string): Promise<MessageRecord[]> {
