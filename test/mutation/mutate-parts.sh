@@ -16,7 +16,7 @@ declare -A PARTS=(
   [pull-spool]="functions/core/pull/message-spool.ts,functions/core/pull/pull-options.ts,functions/core/pull/pull-event.ts"
   [pull-run]="functions/core/pull/pull-run.ts"
   [archive-local]="functions/adapters/local/local-raw-store.ts,functions/adapters/local/sqlite-message-index.ts,functions/adapters/local/sqlite-rows.ts,functions/adapters/local/sqlite-schema.ts,functions/adapters/local/sqlite-statements.ts,functions/adapters/local/sqlite-listing.ts,functions/core/archive/record-decoder.ts,functions/core/archive/listing-cursor.ts,functions/core/archive/raw-object-key.ts,functions/core/archive/mailbox-id.ts,functions/core/archive/ports.ts,functions/core/archive/errors.ts,functions/core/archive/sort-date.ts"
-  [archive-aws]="functions/adapters/aws/dynamodb-message-index.ts,functions/adapters/aws/dynamodb-table.ts,functions/adapters/aws/dynamodb-records.ts,functions/adapters/aws/dynamodb-calls.ts,functions/adapters/aws/dynamodb-message-writer.ts,functions/adapters/aws/dynamodb-mailbox-lease.ts,functions/adapters/aws/dynamodb-run-log.ts,functions/adapters/aws/dynamodb-archive-reader.ts,functions/adapters/aws/s3-raw-store.ts"
+  [archive-aws]="functions/adapters/aws/dynamodb-message-index.ts,functions/adapters/aws/dynamodb-table.ts,functions/adapters/aws/dynamodb-records.ts,functions/adapters/aws/dynamodb-calls.ts,functions/adapters/aws/dynamodb-message-writer.ts,functions/adapters/aws/dynamodb-mailbox-lease.ts,functions/adapters/aws/dynamodb-run-log.ts,functions/adapters/aws/dynamodb-archive-reader.ts,functions/adapters/aws/s3-raw-store.ts,functions/adapters/aws/s3-calls.ts,functions/adapters/aws/s3-multipart-upload.ts"
 )
 ORDER=(pop3-lines pop3-stream pop3-client pull-spool pull-run archive-local archive-aws)
 
