@@ -23,22 +23,29 @@
  * Files are 0600 and directories 0700: mail is private.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { close, fsync, open as openFd, write } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { type FileHandle, lstat, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { promisify } from 'node:util';
-import {
-  ArchiveError,
-  type ArchiveErrorCode,
-  ChecksumMismatchError,
-} from '../../core/archive/errors.js';
+import { ArchiveError, ChecksumMismatchError } from '../../core/archive/errors.js';
 import type { RawObjectRef, RawPutInput, RawStore } from '../../core/archive/ports.js';
 import { encodeKeySegment } from '../../core/archive/raw-object-key.js';
+import {
+  closeFile,
+  errnoOf,
+  FILE_MODE,
+  maildirHost,
+  mkdirDurable,
+  openFile,
+  settled,
+  sourceUnreadable,
+  storeError,
+  syncDirectory,
+  syncFile,
+  writeAll,
+} from './local-durable-files.js';
 
-export const FILE_MODE = 0o600;
-export const DIRECTORY_MODE = 0o700;
+export { DIRECTORY_MODE, FILE_MODE } from './local-durable-files.js';
+
 /** Maildir's info suffix: version 2, flag S (seen). */
 export const MAILDIR_INFO = ':2,S';
 /** The Maildir convention: a tmp file this old was left by a writer that died. */
@@ -71,97 +78,6 @@ export function localRawKey(mailboxId: string, sha256: string): string {
     );
   }
   return `${encodeKeySegment(mailboxId)}/cur/${sha256}${MAILDIR_INFO}`;
-}
-
-function errnoOf(error: unknown): string | null {
-  const code = (error as NodeJS.ErrnoException | null)?.code;
-  return typeof code === 'string' ? code : null;
-}
-
-function codeFor(errno: string | null): ArchiveErrorCode {
-  switch (errno) {
-    case 'EACCES':
-    case 'EPERM':
-    case 'EROFS':
-      return 'STORE_ACCESS_DENIED';
-    // Full disk, quota, too many open files: another attempt later may succeed.
-    case 'ENOSPC':
-    case 'EDQUOT':
-    case 'EMFILE':
-    case 'ENFILE':
-    case 'EAGAIN':
-    case 'EBUSY':
-      return 'STORE_UNAVAILABLE';
-    case 'ENAMETOOLONG':
-      return 'STORE_REJECTED';
-    default:
-      return 'STORE_FAILED';
-  }
-}
-
-function storeError(error: unknown, operation: string, path: string): ArchiveError {
-  if (error instanceof ArchiveError) return error;
-  const errno = errnoOf(error);
-  const code = codeFor(errno);
-  return new ArchiveError(code, `file ${operation} failed (${errno ?? 'error'}): ${path}`, {
-    cause: error,
-  });
-}
-
-function sourceUnreadable(path: string, error: unknown): ArchiveError {
-  return new ArchiveError(
-    'SOURCE_UNREADABLE',
-    `cannot read the spooled message (${errnoOf(error) ?? 'error'}): ${path}`,
-    { cause: error },
-  );
-}
-
-// The hot path (one new file per message) uses plain descriptors: FileHandle's promise machinery
-// cost ~0.15 ms of main-thread time per open in a 2,000-message pull (BENCHMARKS.md section 1),
-// time taken from the thread that also reads the POP3 socket.
-const openFile = promisify(openFd);
-const closeFile = promisify(close);
-const syncFile = promisify(fsync);
-const writeFile = promisify(write);
-
-async function writeAll(fd: number, data: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < data.length) {
-    written += (await writeFile(fd, data, written, data.length - written, null)).bytesWritten;
-  }
-}
-
-function settled(): void {}
-
-let cachedHost: string | undefined;
-
-/** The host part of Maildir names; looked up once, not with a uname(2) per message. */
-function maildirHost(): string {
-  cachedHost ??= hostname().replace(/[/:]/g, '_');
-  return cachedHost;
-}
-
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Creates `path` (and missing parents) 0700, each creation made durable in its parent. */
-async function mkdirDurable(path: string): Promise<void> {
-  try {
-    await mkdir(path, { mode: DIRECTORY_MODE });
-  } catch (error) {
-    const errno = errnoOf(error);
-    if (errno === 'EEXIST') return;
-    if (errno !== 'ENOENT' || dirname(path) === path) throw error;
-    await mkdirDurable(dirname(path));
-    return mkdirDurable(path);
-  }
-  await syncDirectory(dirname(path));
 }
 
 export class LocalRawStore implements RawStore {
