@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { ArchiveError, ChecksumMismatchError } from '../../functions/core/archive/errors.js';
 import type {
   LeaseHolder,
   LeaseRequest,
@@ -31,8 +32,7 @@ export class MemoryRawStore implements RawStore {
     this.puts += 1;
     const data =
       input.source.kind === 'buffer' ? input.source.data : await readFile(input.source.path);
-    if (sha256(data) !== input.sha256)
-      throw Object.assign(new Error('checksum mismatch'), { code: 'CHECKSUM_MISMATCH' });
+    if (sha256(data) !== input.sha256) throw new ChecksumMismatchError('checksum mismatch');
     const key = rawObjectKey(input.mailboxId, input.sha256);
     this.objects.set(key, Buffer.from(data));
     return { key, sha256: input.sha256, octets: data.length };
@@ -40,7 +40,7 @@ export class MemoryRawStore implements RawStore {
 
   async get(key: string): Promise<Readable> {
     const data = this.objects.get(key);
-    if (!data) throw Object.assign(new Error(`no object ${key}`), { code: 'NOT_FOUND' });
+    if (!data) throw new ArchiveError('NOT_FOUND', `no object ${key}`);
     return Readable.from([data]);
   }
 

@@ -1,3 +1,4 @@
+import { ArchiveError } from '../archive/errors.js';
 import type {
   MessageIndex,
   MessageMetadata,
@@ -8,10 +9,12 @@ import type {
   RunRecord,
   RunSession,
 } from '../archive/ports.js';
+import { type ClassifiedError, classifyError } from '../errors/popvault-error.js';
 import { EMPTY_METADATA } from '../message/empty-metadata.js';
 import { Pop3Client, type Pop3ClientOptions } from '../pop3/client.js';
 import { Pop3Error, Pop3ProtocolError, Pop3ServerError } from '../pop3/errors.js';
 import { listedSizeAgrees, listedSizesSuspect } from '../pop3/listed-size.js';
+import { LeaseError } from './lease-error.js';
 import {
   type MessageParser,
   SpoolDiskBudget,
@@ -78,35 +81,11 @@ interface Archived {
   messageKey: string;
 }
 
-/**
- * The run's own reasons to end as "try again later". POP3 and credential errors carry their own
- * `temporary` flag (Pop3Error, CredentialsError), so they are not listed again here.
- */
-const RUN_RETRY_LATER_CODES = new Set(['LEASE_HELD', 'LEASE_LOST']);
-
-function retryLater(err: unknown): boolean {
-  if (err && typeof err === 'object' && 'temporary' in err && typeof err.temporary === 'boolean') {
-    return err.temporary;
-  }
-  return RUN_RETRY_LATER_CODES.has(errorCode(err));
-}
-
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-function errorCode(err: unknown): string {
-  if (err instanceof Pop3Error) return err.code;
-  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string')
-    return err.code;
-  return 'INTERNAL_ERROR';
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** A storage failure that will fail every message alike (access denied, no such bucket or table). */
 function isSystemic(err: unknown): boolean {
-  return Boolean(err && typeof err === 'object' && 'systemic' in err && err.systemic === true);
+  return err instanceof ArchiveError && err.systemic;
 }
 
 class RunState {
@@ -132,10 +111,11 @@ class RunState {
   fail(messageKey: string, err: unknown): void {
     this.counts.failed += 1;
     if (this.failures.length < PULL_DEFAULTS.maxFailuresRecorded) {
+      const failure = classifyError(err);
       this.failures.push({
         messageKey,
-        errorCode: errorCode(err),
-        message: errorMessage(err).slice(0, 500),
+        errorCode: failure.code,
+        message: failure.message.slice(0, 500),
       });
     }
   }
@@ -156,7 +136,7 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
   const startedAt = deps.now();
   const state = new RunState();
   const { mailboxId } = options;
-  const finish = async (outcome: RunOutcome, err: unknown): Promise<RunRecord> => {
+  const finish = async (outcome: RunOutcome, error: ClassifiedError | null): Promise<RunRecord> => {
     const record: RunRecord = {
       mailboxId,
       runId,
@@ -165,8 +145,9 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
       outcome,
       counts: state.counts,
       stopReason: state.stopReason,
-      errorCode: err === null ? null : errorCode(err),
-      errorMessage: err === null ? null : errorMessage(err).slice(0, 1000),
+      errorCode: error?.code ?? null,
+      ...(error === null ? {} : { errorKind: error.kind }),
+      errorMessage: error === null ? null : error.message.slice(0, 1000),
       failures: state.failures,
       session:
         state.session === null
@@ -185,7 +166,7 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
       logger.error('could not write the run record', {
         mailboxId,
         runId,
-        errorCode: errorCode(putErr),
+        errorCode: classifyError(putErr).code,
       });
     }
     logger.info('pull run finished', {
@@ -222,13 +203,11 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
     }
   }
   if (!leased) {
-    const held = Object.assign(
-      new Error(
-        `another run holds the lease on mailbox ${mailboxId}; it ends, or expires within ${leaseTtlMs / 1000} s of that run dying`,
-      ),
-      { code: 'LEASE_HELD' },
+    const held = new LeaseError(
+      'LEASE_HELD',
+      `another run holds the lease on mailbox ${mailboxId}; it ends, or expires within ${leaseTtlMs / 1000} s of that run dying`,
     );
-    return finish('retry-later', held);
+    return finish('retry-later', classifyError(held));
   }
   const renewal = setInterval(() => {
     deps.index.acquireLease({ ...lease, now: deps.now() }).then(
@@ -236,11 +215,9 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
         if (held) return;
         // Another run took the mailbox over (we stalled past the lease): stop without QUIT, which
         // deletes nothing, rather than race it.
-        const lost = Object.assign(
-          new Error(`the lease on mailbox ${mailboxId} was lost to another run`),
-          {
-            code: 'LEASE_LOST',
-          },
+        const lost = new LeaseError(
+          'LEASE_LOST',
+          `the lease on mailbox ${mailboxId} was lost to another run`,
         );
         state.fatal ??= lost;
         state.abort();
@@ -248,7 +225,7 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
       (err: unknown) => {
         logger.warn('could not renew the lease; retrying', {
           mailboxId,
-          errorCode: errorCode(err),
+          errorCode: classifyError(err).code,
         });
       },
     );
@@ -264,14 +241,15 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
     await deps.index.releaseLease(mailboxId, lease.owner).catch((err: unknown) => {
       logger.warn('could not release the lease; it will expire by itself', {
         mailboxId,
-        errorCode: errorCode(err),
+        errorCode: classifyError(err).code,
       });
     });
   }
   const err = state.fatal;
   if (err !== null) {
     if (err instanceof Pop3Error && err.code === 'AUTH_FAILED') deps.credentials.invalidate?.();
-    return finish(retryLater(err) ? 'retry-later' : 'failed', err);
+    const failure = classifyError(err);
+    return finish(failure.temporary ? 'retry-later' : 'failed', failure);
   }
   return finish(state.counts.failed > 0 || state.stopReason !== null ? 'partial' : 'success', null);
 }
@@ -322,11 +300,9 @@ async function session(
   try {
     const hasUidl = !client.capabilities.supported || client.capabilities.has('UIDL');
     const noUidl = (): Error =>
-      Object.assign(
-        new Error(
-          `policy "${policy.kind}" needs a server with UIDL to recognise messages across runs, and ${options.server.host} has none; use policy "delete"`,
-        ),
-        { code: 'CAPABILITY_MISSING' },
+      new Pop3Error(
+        'CAPABILITY_MISSING',
+        `policy "${policy.kind}" needs a server with UIDL to recognise messages across runs, and ${options.server.host} has none; use policy "delete"`,
       );
     if (policy.kind !== 'delete' && !hasUidl) throw noUidl();
     if (policy.kind !== 'delete' && client.capabilities.expiresImmediately) {
@@ -531,7 +507,7 @@ async function session(
         .catch((err: unknown) => {
           logger.warn('could not mark records deleted-from-server', {
             mailboxId,
-            errorCode: errorCode(err),
+            errorCode: classifyError(err).code,
           });
         });
     }
@@ -663,7 +639,7 @@ async function persist(
     const metadata = await spooled.metadata.catch(
       (err: unknown): MessageMetadata => ({
         ...EMPTY_METADATA,
-        parseError: `parser failed: ${errorMessage(err).slice(0, 200)}`,
+        parseError: `parser failed: ${classifyError(err).message.slice(0, 200)}`,
       }),
     );
     const record: MessageRecord = {
