@@ -4,6 +4,7 @@ import { LeaseKeeper } from '../../functions/core/pull/lease-keeper.js';
 import { PersistenceQueue } from '../../functions/core/pull/persistence-queue.js';
 import { planRetrieval } from '../../functions/core/pull/plan-retrieval.js';
 import { SILENT_LOGGER } from '../../functions/core/pull/pull-options.js';
+import { countEvent, NO_COUNTS, type RunEvent } from '../../functions/core/pull/run-counts.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const record = (uidl: string, archivedAt: number): MessageRecord =>
@@ -111,5 +112,43 @@ describe('LeaseKeeper', () => {
     await keeper.release();
     expect(renewals).toBeGreaterThan(0);
     expect(reason).toMatchObject({ code: 'LEASE_LOST', kind: 'retry', temporary: true });
+  });
+});
+
+describe('countEvent', () => {
+  it('reduces the events of a run to its counts', () => {
+    const events: RunEvent[] = [
+      { kind: 'server-listed', messages: 6 },
+      { kind: 'already-stored' },
+      { kind: 'oversize' },
+      { kind: 'listed', messages: 5, toRetrieve: 3, octets: 300 },
+      { kind: 'retrieved', messageKey: 'a', octets: 100 },
+      { kind: 'stored', messageKey: 'a', octets: 100 },
+      { kind: 'retrieved', messageKey: 'b', octets: 50 },
+      { kind: 'stored-variant' },
+      { kind: 'stopped-at-limit', octets: 70 },
+      { kind: 'failed' },
+      { kind: 'waiting', persisting: 1, heldOctets: 10 },
+      { kind: 'quit', deleted: 3 },
+    ];
+    expect(events.reduce(countEvent, NO_COUNTS)).toEqual({
+      listed: 6,
+      retrieved: 2,
+      stored: 2,
+      alreadyStored: 1,
+      deleted: 3,
+      skipped: 1,
+      failed: 1,
+      octets: 220,
+      remainingOnServer: 3,
+    });
+  });
+
+  it('a session ended without QUIT leaves everything listed on the server', () => {
+    const counts = [
+      { kind: 'server-listed', messages: 4 },
+      { kind: 'ended-without-quit' },
+    ] satisfies RunEvent[];
+    expect(counts.reduce<typeof NO_COUNTS>(countEvent, NO_COUNTS).remainingOnServer).toBe(4);
   });
 });

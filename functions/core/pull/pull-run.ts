@@ -43,15 +43,9 @@ export interface PullDeps {
   onProgress?: (event: PullProgress) => void;
 }
 
-export type PullProgress =
-  | { kind: 'listed'; messages: number; toRetrieve: number; octets: number }
-  | { kind: 'retrieved'; messageKey: string; octets: number }
-  | { kind: 'stored'; messageKey: string; octets: number }
-  /** Retrieval waits for storage: this many messages, holding this much memory, are being persisted. */
-  | { kind: 'waiting'; persisting: number; heldOctets: number }
-  | { kind: 'quit'; deleted: number }
-  /** The mailbox's lease was held by a run proved dead, and this run took it over. */
-  | { kind: 'lease-taken-over'; previousOwner: string };
+import type { PullProgress } from './run-counts.js';
+
+export type { PullProgress } from './run-counts.js';
 
 /**
  * One pull of one mailbox:
@@ -66,7 +60,7 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
   const logger = deps.logger ?? SILENT_LOGGER;
   const runId = deps.newRunId();
   const startedAt = deps.now();
-  const state = new RunState();
+  const state = new RunState(deps.onProgress);
   const { mailboxId } = options;
   const finish = (outcome: RunOutcome, error: ClassifiedError | null): Promise<RunRecord> =>
     recordRun({ mailboxId, runId, startedAt, outcome, error, state }, deps, logger);
@@ -87,7 +81,7 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
       mailboxId,
       previousOwner: taken.previousOwner,
     });
-    deps.onProgress?.({ kind: 'lease-taken-over', previousOwner: taken.previousOwner });
+    state.note({ kind: 'lease-taken-over', previousOwner: taken.previousOwner });
   }
   const keeper = new LeaseKeeper(deps.index, terms, deps.now, logger);
   try {
@@ -192,7 +186,7 @@ async function session(
         concurrency: options.persistConcurrency ?? PULL_DEFAULTS.persistConcurrency,
         memoryOctets: PULL_DEFAULTS.persistMemoryOctets,
       },
-      (persisting, heldOctets) => deps.onProgress?.({ kind: 'waiting', persisting, heldOctets }),
+      (persisting, heldOctets) => state.note({ kind: 'waiting', persisting, heldOctets }),
     ),
     spools: new Set(),
   };
@@ -212,7 +206,7 @@ async function session(
     if (!quitDone) {
       // Dropping the connection without QUIT deletes nothing: the safe end of any failure.
       client.close();
-      state.counts.remainingOnServer = state.counts.listed;
+      state.note({ kind: 'ended-without-quit' });
     }
     await Promise.all([...ctx.spools].map((s) => s.cleanup()));
   }
@@ -262,7 +256,7 @@ async function listAndPlan(ctx: SessionContext): Promise<RetrievalPlan> {
   }
   const listing = await listMessages(client, hasUidl, policy.kind === 'delete', noUidl);
   const listed = listing.messages;
-  state.counts.listed = listing.serverCount;
+  state.note({ kind: 'server-listed', messages: listing.serverCount });
   for (const bad of listing.unusable) state.fail(bad.key, bad.error);
   if (listing.capped) {
     state.stopReason ??= 'listing-capped';
@@ -277,11 +271,11 @@ async function listAndPlan(ctx: SessionContext): Promise<RetrievalPlan> {
   const known = await deps.index.getMessages(mailboxId, [...uidls]);
   const plan = planRetrieval(listed, known, policy, options, deps.now());
   for (const archived of plan.alreadyArchived) {
-    state.counts.alreadyStored += 1;
+    state.note({ kind: 'already-stored' });
     if (archived.deletable) ctx.deletions.push(dele(ctx, archived));
   }
   for (const m of plan.oversize) {
-    state.counts.skipped += 1;
+    state.note({ kind: 'oversize' });
     logger.warn('message over the size limit left on the server', {
       mailboxId,
       msg: m.msg,
@@ -289,7 +283,7 @@ async function listAndPlan(ctx: SessionContext): Promise<RetrievalPlan> {
     });
   }
   if (plan.stopReason !== null) state.stopReason ??= plan.stopReason;
-  deps.onProgress?.({
+  state.note({
     kind: 'listed',
     messages: listed.length,
     toRetrieve: plan.toRetrieve.length,
@@ -305,9 +299,7 @@ async function quitAndMarkDeleted(ctx: SessionContext, quitDone: () => void): Pr
   for (const done of await Promise.all(ctx.deletions)) if (done) archived.push(done);
   await client.quit();
   quitDone();
-  deps.onProgress?.({ kind: 'quit', deleted: archived.length });
-  state.counts.deleted = archived.length;
-  state.counts.remainingOnServer = state.counts.listed - archived.length;
+  state.note({ kind: 'quit', deleted: archived.length });
   if (archived.length === 0) return;
   // The mail is archived and gone from the server; a missing flag costs nothing, so no failure.
   await deps.index

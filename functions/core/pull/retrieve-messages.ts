@@ -127,7 +127,7 @@ async function spool(
   } catch (err) {
     if (!(err instanceof SpoolLimitError)) throw err;
     // The octets received are what count, whatever LIST said: the message stays on the server.
-    state.counts.octets += err.octets;
+    state.note({ kind: 'stopped-at-limit', octets: err.octets });
     state.fail(label, err);
     logger.warn('message stopped at a limit while it arrived; left on the server', {
       mailboxId: options.mailboxId,
@@ -152,7 +152,6 @@ function retrieved(
   label: string,
 ): void {
   const { state } = ctx;
-  state.counts.retrieved += 1;
   if (state.session && !listedSizeAgrees(listed.octets, spooled.octets, spooled.lineEnds)) {
     state.session.sizeMismatches += 1;
     // Numbers and sizes only: never the message's content or headers.
@@ -163,8 +162,7 @@ function retrieved(
       receivedOctets: spooled.octets,
     });
   }
-  state.counts.octets += spooled.octets;
-  ctx.deps.onProgress?.({ kind: 'retrieved', messageKey: label, octets: spooled.octets });
+  state.note({ kind: 'retrieved', messageKey: label, octets: spooled.octets });
 }
 
 /**
@@ -190,12 +188,13 @@ async function persist(
     return;
   }
   if (result.created) {
-    state.counts.stored += 1;
-    if (!result.variant) {
-      deps.onProgress?.({ kind: 'stored', messageKey: result.messageKey, octets: spooled.octets });
-    }
+    state.note(
+      result.variant
+        ? { kind: 'stored-variant' }
+        : { kind: 'stored', messageKey: result.messageKey, octets: spooled.octets },
+    );
   } else {
-    state.counts.alreadyStored += 1;
+    state.note({ kind: 'already-stored' });
   }
   if (deletable(options.policy, null, deps.now())) {
     ctx.deletions.push(dele(ctx, { msg: listed.msg, messageKey: result.messageKey }));

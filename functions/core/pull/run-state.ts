@@ -1,20 +1,18 @@
 import type { RunCounts, RunRecord, RunSession } from '../archive/ports.js';
 import { classifyError } from '../errors/popvault-error.js';
 import { PULL_DEFAULTS } from './pull-options.js';
+import {
+  countEvent,
+  isProgress,
+  NO_COUNTS,
+  type PullProgress,
+  type RunEvent,
+} from './run-counts.js';
 
 /** What a run has found so far: its counts, failures, why it stopped, and the error that ended it. */
 export class RunState {
-  readonly counts: RunCounts = {
-    listed: 0,
-    retrieved: 0,
-    stored: 0,
-    alreadyStored: 0,
-    deleted: 0,
-    skipped: 0,
-    failed: 0,
-    octets: 0,
-    remainingOnServer: 0,
-  };
+  #counts: RunCounts = { ...NO_COUNTS };
+  readonly #onProgress: ((event: PullProgress) => void) | undefined;
   readonly failures: RunRecord['failures'] = [];
   stopReason: string | null = null;
   /** The first error that ends the run; later ones are consequences of it. */
@@ -22,8 +20,23 @@ export class RunState {
   /** Set once logged in. */
   session: RunSession | null = null;
 
+  constructor(onProgress?: (event: PullProgress) => void) {
+    this.#onProgress = onProgress;
+  }
+
+  /** The counts so far: the events noted, reduced. */
+  get counts(): RunCounts {
+    return this.#counts;
+  }
+
+  /** Counts an event, and reports it if it is progress. */
+  note(event: RunEvent): void {
+    this.#counts = countEvent(this.#counts, event);
+    if (isProgress(event)) this.#onProgress?.(event);
+  }
+
   fail(messageKey: string, err: unknown): void {
-    this.counts.failed += 1;
+    this.note({ kind: 'failed' });
     if (this.failures.length < PULL_DEFAULTS.maxFailuresRecorded) {
       const failure = classifyError(err);
       this.failures.push({
