@@ -175,7 +175,7 @@ export function createPullerHandler(deps: PullerDeps) {
     );
     if (run.outcome === 'success' || run.outcome === 'partial')
       metrics.addMetric('SuccessfulRuns', 'Count', 1);
-    if (run.errorCode === 'AUTH_FAILED' || run.errorCode?.startsWith('TOKEN_')) {
+    if (run.errorKind === 'credentials') {
       metrics.addMetric('CredentialFailures', 'Count', 1);
     }
     metrics.publishStoredMetrics();

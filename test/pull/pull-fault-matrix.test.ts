@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { DynamoMessageIndex } from '../../functions/adapters/aws/dynamodb-message-index.js';
 import { S3RawStore } from '../../functions/adapters/aws/s3-raw-store.js';
+import { ArchiveError } from '../../functions/core/archive/errors.js';
 import type {
   MessageIndex,
   MessageRecord,
@@ -238,10 +239,7 @@ for (const [kind, makeArchive] of [
         const faultyStore = withFaults(store, {
           async put(input: RawPutInput) {
             if (fault.storeFails?.(input)) {
-              throw Object.assign(new Error('S3 is having a moment'), {
-                code: 'STORE_UNAVAILABLE',
-                systemic: false,
-              });
+              throw new ArchiveError('STORE_UNAVAILABLE', 'S3 is having a moment');
             }
             return store.put(input);
           },
@@ -249,7 +247,7 @@ for (const [kind, makeArchive] of [
         const faultyIndex = withFaults(index, {
           async putMessage(record: MessageRecord) {
             if (fault.indexFails?.(record.messageKey)) {
-              throw Object.assign(new Error('throttled'), { code: 'STORE_UNAVAILABLE' });
+              throw new ArchiveError('STORE_UNAVAILABLE', 'throttled');
             }
             return index.putMessage(record);
           },
@@ -281,10 +279,7 @@ for (const [kind, makeArchive] of [
       const a = await makeArchive();
       const denied = withFaults(a.rawStore, {
         async put() {
-          throw Object.assign(new Error('Access Denied'), {
-            code: 'STORE_ACCESS_DENIED',
-            systemic: true,
-          });
+          throw new ArchiveError('STORE_ACCESS_DENIED', 'Access Denied');
         },
       });
       const run = await runPull(

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { ArchiveError } from '../../functions/core/archive/errors.js';
 import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
 import { createMessageParser } from '../../functions/core/message/message-parser.js';
 import { Pop3Client } from '../../functions/core/pop3/client.js';
@@ -393,7 +394,7 @@ describe('pull run: losing the lease, and the bookkeeping after QUIT', () => {
     const warnings: string[] = [];
     const index = withFaults(a.index, {
       async markDeleted() {
-        throw Object.assign(new Error('throttled'), { code: 'STORE_UNAVAILABLE' });
+        throw new ArchiveError('STORE_UNAVAILABLE', 'throttled');
       },
     });
     const run = await runPull(

@@ -171,10 +171,8 @@ function exitCodeFor(run: RunRecord): number {
   if (run.outcome === 'success') return EXIT.ok;
   if (run.outcome === 'partial') return run.counts.failed > 0 ? EXIT.partial : EXIT.ok;
   if (run.outcome === 'retry-later') return EXIT.retryLater;
-  if (run.errorCode === 'AUTH_FAILED' || run.errorCode?.startsWith('TOKEN_'))
-    return EXIT.credentials;
-  if (run.errorCode === 'CAPABILITY_MISSING' || run.errorCode === 'INSECURE_REFUSED')
-    return EXIT.usage;
+  if (run.errorKind === 'credentials') return EXIT.credentials;
+  if (run.errorKind === 'config') return EXIT.usage;
   return EXIT.failed;
 }
 

@@ -9,6 +9,8 @@
  * kept as `cause` for logs.
  */
 
+import { PopvaultError } from '../errors/popvault-error.js';
+
 export type ArchiveErrorCode =
   /** Throttling, 5xx, timeouts, connection failures, batch items left unprocessed: retry later. */
   | 'STORE_UNAVAILABLE'
@@ -41,15 +43,14 @@ export type ArchiveErrorCode =
 
 const SYSTEMIC: ReadonlySet<ArchiveErrorCode> = new Set(['STORE_ACCESS_DENIED', 'STORE_MISSING']);
 
-export class ArchiveError extends Error {
+export class ArchiveError extends PopvaultError {
   override name = 'ArchiveError';
-  readonly code: ArchiveErrorCode;
+  declare readonly code: ArchiveErrorCode;
   /** True when the whole run should stop; false when only this message (or call) failed. */
   readonly systemic: boolean;
 
   constructor(code: ArchiveErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+    super(code, message, options);
     this.systemic = SYSTEMIC.has(code);
   }
 }

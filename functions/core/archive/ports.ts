@@ -7,6 +7,7 @@
  * second object; putting a message record whose key exists never creates a second record.
  */
 import type { Readable } from 'node:stream';
+import type { ErrorKind } from '../errors/error-codes.js';
 
 /** Where the bytes to store come from: a file spooled to disk, or a buffer for small messages. */
 export type RawSource = { kind: 'buffer'; data: Buffer } | { kind: 'file'; path: string };
@@ -169,6 +170,8 @@ export interface RunRecord {
   stopReason: string | null;
   /** Stable code of the error that ended or degraded the run (a Pop3Error code, 'STORE_FAILED', ...). */
   errorCode: string | null;
+  /** What kind of failure `errorCode` is (ERROR_CODES); absent when the run had no error. */
+  errorKind?: ErrorKind;
   errorMessage: string | null;
   /** Per-message failures, bounded. */
   failures: Array<{ messageKey: string; errorCode: string; message: string }>;

@@ -7,6 +7,7 @@
  * the fix, never echo a value; foreign errors are never attached as `cause` as they are, because their
  * messages can quote what they were given (V8's JSON.parse quotes the text it choked on).
  */
+import { PopvaultError } from '../errors/popvault-error.js';
 import type { Pop3Credentials } from '../pop3/client.js';
 import { isLoopbackAddress } from '../pop3/transport.js';
 
@@ -66,30 +67,23 @@ export type CredentialsErrorCode =
   /** The secret could not be read (or a rotated token not written): missing, unreadable, store down. */
   | 'SECRET_UNAVAILABLE';
 
-/** Codes whose failures usually go away by themselves; a single failure can still say otherwise. */
-const TEMPORARY_BY_DEFAULT: ReadonlySet<CredentialsErrorCode> = new Set([
-  'TOKEN_REQUEST_FAILED',
-  'SECRET_UNAVAILABLE',
-]);
-
-export class CredentialsError extends Error {
+export class CredentialsError extends PopvaultError {
   override name = 'CredentialsError';
-  readonly code: CredentialsErrorCode;
-  /**
-   * True when the same run, tried later, may succeed without anyone changing anything (a 503, a
-   * timeout). False for e.g. a 404 token endpoint or a missing file, which share a code with
-   * retryable failures but need a human.
-   */
-  readonly temporary: boolean;
+  declare readonly code: CredentialsErrorCode;
 
+  /**
+   * `temporary` defaults to the code's (a timeout or a 503 usually goes away by itself); a 404
+   * token endpoint or a missing file share a code with those but need a human, and say so here.
+   */
   constructor(
     code: CredentialsErrorCode,
     message: string,
     options?: { cause?: SafeCause; temporary?: boolean },
   ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.temporary = options?.temporary ?? TEMPORARY_BY_DEFAULT.has(code);
+    super(code, message, {
+      ...(options?.cause === undefined ? {} : { cause: options.cause }),
+      ...(options?.temporary === undefined ? {} : { temporary: options.temporary }),
+    });
   }
 
   /** Structured loggers serialise errors with JSON.stringify, which would otherwise drop the message. */

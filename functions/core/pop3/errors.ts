@@ -4,6 +4,8 @@
  * command's verb into an error, never its arguments, and scrubs secrets from server text.
  */
 
+import { PopvaultError } from '../errors/popvault-error.js';
+
 export type Pop3ErrorCode =
   /** The server rejected the credentials ([AUTH], or a plain -ERR to a login command). */
   | 'AUTH_FAILED'
@@ -39,27 +41,14 @@ export type Pop3ErrorCode =
   /** The session was closed or failed earlier; no further commands can be sent. */
   | 'SESSION_CLOSED';
 
-const RETRY_LATER: ReadonlySet<Pop3ErrorCode> = new Set([
-  'IN_USE',
-  'LOGIN_DELAY',
-  'SYS_TEMP',
-  'TIMEOUT',
-  'UNEXPECTED_EOF',
-  'CONNECTION_FAILED',
-]);
-
-export class Pop3Error extends Error {
+export class Pop3Error extends PopvaultError {
   override name = 'Pop3Error';
-  readonly code: Pop3ErrorCode;
+  declare readonly code: Pop3ErrorCode;
 
+  // Whether it is temporary (IN_USE, LOGIN_DELAY, SYS_TEMP, TIMEOUT, a dropped or refused
+  // connection) comes from the code, in ERROR_CODES.
   constructor(code: Pop3ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
-
-  /** True when the same run, tried again later, may well succeed without anyone changing anything. */
-  get temporary(): boolean {
-    return RETRY_LATER.has(this.code);
+    super(code, message, options);
   }
 }
 

@@ -3,6 +3,7 @@ import { type FileHandle, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { MessageMetadata, RawSource } from '../archive/ports.js';
+import { PopvaultError } from '../errors/popvault-error.js';
 import type { MessageParser } from '../message/message-parser.js';
 
 export type { MessageParser };
@@ -48,15 +49,16 @@ export type SpoolLimitCode = 'MESSAGE_TOO_LARGE' | 'SPOOL_FULL';
  * A message stopped at a limit while it arrived. `drained`: the rest of its body was read and
  * dropped, so the session can go on; otherwise it must be dropped without QUIT.
  */
-export class SpoolLimitError extends Error {
+export class SpoolLimitError extends PopvaultError {
   override name = 'SpoolLimitError';
+  declare readonly code: SpoolLimitCode;
   constructor(
-    readonly code: SpoolLimitCode,
+    code: SpoolLimitCode,
     message: string,
     readonly drained: boolean,
     readonly octets: number,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

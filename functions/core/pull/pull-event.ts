@@ -1,3 +1,5 @@
+import { PopvaultError } from '../errors/popvault-error.js';
+
 /**
  * What a scheduled invocation carries: `{ "mailboxId": "..." }` and nothing else.
  *
@@ -11,9 +13,13 @@ export interface ScheduledEvent {
   mailboxId: string;
 }
 
-export class ScheduledEventError extends Error {
+export class ScheduledEventError extends PopvaultError {
   override name = 'ScheduledEventError';
-  readonly code = 'INVALID_EVENT';
+  declare readonly code: 'INVALID_EVENT';
+
+  constructor(message: string) {
+    super('INVALID_EVENT', message);
+  }
 }
 
 /** Longest id echoed back in an error: the rest is the caller's text, not ours. */
