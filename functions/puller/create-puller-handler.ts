@@ -15,7 +15,7 @@ import type { MessageParser } from '../core/pull/message-spool.js';
 import { parseScheduledEvent, ScheduledEventError } from '../core/pull/pull-event.js';
 import { PULL_DEFAULTS, type PullOptions, type RunLogger } from '../core/pull/pull-options.js';
 import { runPull } from '../core/pull/pull-run.js';
-import type { MailboxSettings } from './mailbox-settings.js';
+import type { MailboxSettings } from '../core/settings/mailbox-settings.js';
 import type { PullerEnv } from './puller-env.js';
 
 /** The subset of Powertools Metrics used here. */
@@ -82,10 +82,10 @@ function pullOptions(
       ...(mailbox.pinSha256 ? { pinSha256: mailbox.pinSha256 } : {}),
     },
     policy: mailbox.policy,
-    ...(mailbox.maxMessageOctets ? { maxMessageOctets: mailbox.maxMessageOctets } : {}),
+    ...(mailbox.maxMessageBytes ? { maxMessageBytes: mailbox.maxMessageBytes } : {}),
     oversize: mailbox.oversize,
     ...(mailbox.maxMessagesPerRun ? { maxMessagesPerRun: mailbox.maxMessagesPerRun } : {}),
-    ...(mailbox.maxOctetsPerRun ? { maxOctetsPerRun: mailbox.maxOctetsPerRun } : {}),
+    ...(mailbox.maxBytesPerRun ? { maxBytesPerRun: mailbox.maxBytesPerRun } : {}),
     hardDeadline,
   };
 }

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { ConfigError, parseConfig } from '../../../infra/config/load-config.js';
 import { MAILBOX_ID } from '../../core/archive/mailbox-id.js';
 import type { MessageIndex, RawStore, RunRecord } from '../../core/archive/ports.js';
 import type { CredentialsProvider } from '../../core/credentials/credentials-provider.js';
 import { fromFile, providerFor } from '../../core/credentials/secret-sources.js';
 import { createMessageParser } from '../../core/message/message-parser.js';
-import type { TlsMode } from '../../core/pop3/transport.js';
 import type { PullOptions, ServerPolicy } from '../../core/pull/pull-options.js';
 import { runPull } from '../../core/pull/pull-run.js';
+import { type TlsMode, TlsModeSchema } from '../../core/settings/mailbox-settings.js';
+import { ConfigError, parseConfig } from '../../core/settings/popvault-config.js';
 import { octets, parseCommandArgs, positiveInt } from '../args.js';
 import { CliError, EXIT } from '../cli-error.js';
 import { defaultArchiveDirectory, openLocalArchive } from '../local-archive.js';
@@ -290,7 +290,7 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
   }
   if (!values.host) throw new CliError('popvault pull: --host is required.');
   const tls = (values.tls ?? 'implicit') as TlsMode;
-  if (!['implicit', 'starttls', 'none'].includes(tls)) {
+  if (!TlsModeSchema.options.includes(tls)) {
     throw new CliError(
       `popvault pull: --tls must be implicit, starttls or none, got "${values.tls}".`,
     );
@@ -350,9 +350,9 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
     close = archive.close;
   }
 
-  const maxMessageOctets = octets('pull', 'max-message-size', values['max-message-size']);
+  const maxMessageBytes = octets('pull', 'max-message-size', values['max-message-size']);
   const maxMessagesPerRun = positiveInt('pull', 'max-messages', values['max-messages']);
-  const maxOctetsPerRun = octets('pull', 'max-bytes', values['max-bytes']);
+  const maxBytesPerRun = octets('pull', 'max-bytes', values['max-bytes']);
   const options: PullOptions = {
     mailboxId,
     server: {
@@ -365,10 +365,10 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
       ...(values.pin ? { pinSha256: values.pin } : {}),
     },
     policy,
-    ...(maxMessageOctets ? { maxMessageOctets } : {}),
+    ...(maxMessageBytes ? { maxMessageBytes } : {}),
     oversize,
     ...(maxMessagesPerRun ? { maxMessagesPerRun } : {}),
-    ...(maxOctetsPerRun ? { maxOctetsPerRun } : {}),
+    ...(maxBytesPerRun ? { maxBytesPerRun } : {}),
     hardDeadline: Date.now() + timeoutSeconds * 1000,
     ...(persistConcurrency === undefined ? {} : { persistConcurrency }),
   };

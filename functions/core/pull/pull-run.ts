@@ -385,8 +385,8 @@ async function session(
         continue;
       }
       if (
-        options.maxMessageOctets !== undefined &&
-        m.octets > options.maxMessageOctets &&
+        options.maxMessageBytes !== undefined &&
+        m.octets > options.maxMessageBytes &&
         options.oversize !== 'store'
       ) {
         counts.skipped += 1;
@@ -405,8 +405,8 @@ async function session(
         continue;
       }
       if (
-        options.maxOctetsPerRun !== undefined &&
-        plannedOctets + m.octets > options.maxOctetsPerRun &&
+        options.maxBytesPerRun !== undefined &&
+        plannedOctets + m.octets > options.maxBytesPerRun &&
         toRetrieve.length > 0
       ) {
         state.stopReason ??= 'budget-octets';
@@ -554,11 +554,11 @@ async function session(
  */
 function receiveLimit(options: PullOptions, counts: RunCounts): number {
   let limit = Number.POSITIVE_INFINITY;
-  if (options.maxMessageOctets !== undefined && options.oversize !== 'store') {
-    limit = options.maxMessageOctets;
+  if (options.maxMessageBytes !== undefined && options.oversize !== 'store') {
+    limit = options.maxMessageBytes;
   }
-  if (options.maxOctetsPerRun !== undefined && counts.retrieved > 0) {
-    limit = Math.min(limit, Math.max(0, options.maxOctetsPerRun - counts.octets));
+  if (options.maxBytesPerRun !== undefined && counts.retrieved > 0) {
+    limit = Math.min(limit, Math.max(0, options.maxBytesPerRun - counts.octets));
   }
   return limit;
 }
