@@ -173,9 +173,12 @@ export function parseSettings<T extends z.ZodMiniType>(
   noun = 'field',
 ): Parsed<z.output<T>> {
   const problems: SettingProblem[] = [];
+  let unknownField: SettingProblem | undefined;
   const result = schema.safeParse(input, {
     error: (issue) => {
-      problems.push(problemFor(issue as RawIssue, input, noun));
+      const problem = problemFor(issue as RawIssue, input, noun);
+      problems.push(problem);
+      if (issue.code === 'unrecognized_keys') unknownField ??= problem;
       return 'refused';
     },
   });
@@ -184,8 +187,7 @@ export function parseSettings<T extends z.ZodMiniType>(
   void result.error.issues.length;
   // An unknown field is named before anything else: a misspelt one would otherwise be reported
   // as its correct spelling missing.
-  const unknown = problems.find((p) => p.problem === `is not a known ${noun}`);
-  const first = unknown ?? problems[0];
+  const first = unknownField ?? problems[0];
   return {
     ok: false,
     problem: first ?? { path: [], problem: 'is refused', fix: 'see the README' },
