@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MAILBOX_ID_PATTERN } from '../../functions/core/archive/mailbox-id.js';
 import {
   ConfigError,
   configJsonSchema,
@@ -49,6 +50,8 @@ describe('the config file’s JSON Schema', () => {
     expect(mailbox.additionalProperties).toBe(false);
     expect(mailbox.properties.port).toMatchObject({ type: 'integer', minimum: 1, maximum: 65535 });
     expect(mailbox.properties.tls).toMatchObject({ enum: ['implicit', 'starttls', 'none'] });
+    // Patterns the loader checks reach the editor too.
+    expect(mailbox.properties.id).toMatchObject({ pattern: MAILBOX_ID_PATTERN });
   });
 
   it('the example points an editor at it, and the loader takes "$schema" as a comment', () => {

@@ -49,21 +49,19 @@ export function text(fix: string) {
 
 /** A string that must also match `pattern`; `problem` words the mismatch. */
 export function matching(
-  accepts: (value: string) => boolean,
+  accepts: RegExp | ((value: string) => boolean),
   problem: string,
   fix: string,
   fixBlank = fix,
 ) {
-  return withFix(
-    z.string().check(
-      z.refine((value) => value.trim() !== ''),
-      z.superRefine((value, ctx) => {
-        if (value.trim() !== '' && !accepts(value)) {
-          report(ctx.issues, value, [], { problem: `${problem}: ${describe(value)}`, fix });
-        }
-      }),
-    ),
-    fixBlank,
+  const blank = z.refine<string>((value) => value.trim() !== '');
+  // A pattern is declared as one, so the generated JSON Schema carries it to editors too.
+  const check =
+    accepts instanceof RegExp ? z.regex(accepts) : z.refine<string>((value) => accepts(value));
+  return withFix(z.string().check(blank, check), fixBlank, (input) =>
+    typeof input === 'string' && input.trim() !== ''
+      ? { problem: `${problem}: ${describe(input)}`, fix }
+      : undefined,
   );
 }
 
@@ -106,7 +104,7 @@ const scheduleField = () =>
 export const ConfigMailboxSchema = z
   .strictObject({
     id: matching(
-      (id) => MAILBOX_ID.test(id),
+      MAILBOX_ID,
       'is not usable',
       'use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
       'give the mailbox a short id such as "personal"',
@@ -154,7 +152,7 @@ export const ConfigMailboxSchema = z
     /** An existing secret (complete ARN) instead of one the stack creates. */
     secretArn: optional(
       matching(
-        (value) => SECRET_ARN.test(value),
+        SECRET_ARN,
         'is not a Secrets Manager secret ARN',
         'copy the full ARN from "aws secretsmanager describe-secret", or remove it',
       ),
@@ -162,17 +160,13 @@ export const ConfigMailboxSchema = z
     /** The customer-managed KMS key that encrypts `secretArn`, when it is not the account default. */
     secretKmsKeyArn: optional(
       matching(
-        (value) => KMS_KEY_ARN.test(value),
+        KMS_KEY_ARN,
         'is not a KMS key ARN',
         'give "arn:aws:kms:<region>:<account>:key/<key-id>"',
       ),
     ),
     alarmEmail: optional(
-      matching(
-        (value) => EMAIL.test(value),
-        'is not an e-mail address',
-        'give e.g. "alice@example.com"',
-      ),
+      matching(EMAIL, 'is not an e-mail address', 'give e.g. "alice@example.com"'),
     ),
   })
   .check(

@@ -126,7 +126,7 @@ const claimFix = `name the token claim that lists the caller's mailbox ids, e.g.
 
 const JwtSchema = z.strictObject({
   issuer: matching(
-    (issuer) => /^https:\/\/[^\s]+$/.test(issuer),
+    /^https:\/\/[^\s]+$/,
     'is not an https URL',
     'use the issuer exactly as the tokens\' "iss" claim says',
     'give the identity provider issuer URL, e.g. "https://cognito-idp.eu-west-1.amazonaws.com/<pool-id>"',
@@ -300,7 +300,7 @@ export const AlarmsSchema = z.strictObject({
   email: z._default(
     z.nullable(
       matching(
-        (email) => EMAIL.test(email),
+        EMAIL,
         'is not an e-mail address',
         'give e.g. "ops@example.com"',
         'give an e-mail address, or null for no subscription',

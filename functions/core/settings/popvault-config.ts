@@ -69,7 +69,7 @@ export const PopvaultConfigSchema = z
     $schema: z.optional(z.string()),
     stackName: z._default(
       matching(
-        (name) => STACK_NAME.test(name),
+        STACK_NAME,
         'is not a CloudFormation stack name',
         'use letters, digits and "-", starting with a letter',
         'use e.g. "Popvault"',
