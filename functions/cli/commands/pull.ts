@@ -8,7 +8,7 @@ import { fromFile, providerFor } from '../../core/credentials/secret-sources.js'
 import { createMessageParser } from '../../core/message/message-parser.js';
 import type { PullOptions, ServerPolicy } from '../../core/pull/pull-options.js';
 import { runPull } from '../../core/pull/pull-run.js';
-import { type TlsMode, TlsModeSchema } from '../../core/settings/mailbox-settings.js';
+import { DEFAULT_PORT, type TlsMode, TlsModeSchema } from '../../core/settings/mailbox-settings.js';
 import { type PullSettings, pullOptionsFrom } from '../../core/settings/pull-settings.js';
 import { octets, parseCommandArgs, positiveInt } from '../args.js';
 import { CliError, EXIT } from '../cli-error.js';
@@ -300,7 +300,7 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
       `popvault pull: --tls must be implicit, starttls or none, got "${values.tls}".`,
     );
   }
-  const port = positiveInt('pull', 'port', values.port) ?? (tls === 'implicit' ? 995 : 110);
+  const port = positiveInt('pull', 'port', values.port) ?? DEFAULT_PORT[tls];
   if (port > 65535) throw new CliError(`popvault pull: --port must be 1-65535, got ${port}.`);
   const oversize = values.oversize ?? 'skip';
   if (oversize !== 'skip' && oversize !== 'store') {

@@ -54,7 +54,7 @@ export function report(
   path: PropertyKey[],
   params: ProblemParams,
 ): void {
-  // No message: every issue goes through parseSettings' error map, so the first one is first seen.
+  // No message of its own: parseSettings' error map words every issue, in the order zod reports them.
   issues.push({ code: 'custom', input, path, params });
 }
 
