@@ -15,7 +15,8 @@ import type { MessageParser } from '../core/pull/message-spool.js';
 import { parseScheduledEvent, ScheduledEventError } from '../core/pull/pull-event.js';
 import { PULL_DEFAULTS, type PullOptions, type RunLogger } from '../core/pull/pull-options.js';
 import { runPull } from '../core/pull/pull-run.js';
-import type { MailboxSettings } from './mailbox-settings.js';
+import type { MailboxSettings } from '../core/settings/mailbox-settings.js';
+import { pullOptionsFrom } from '../core/settings/pull-settings.js';
 import type { PullerEnv } from './puller-env.js';
 
 /** The subset of Powertools Metrics used here. */
@@ -69,25 +70,7 @@ function pullOptions(
   hardDeadline: number,
   leaseTtlMs: number,
 ): PullOptions {
-  return {
-    leaseTtlMs,
-    mailboxId: mailbox.mailboxId,
-    server: {
-      host: mailbox.host,
-      port: mailbox.port,
-      tls: mailbox.tls,
-      insecure: mailbox.insecure,
-      pipelining: mailbox.pipelining,
-      ...(mailbox.caPem ? { ca: mailbox.caPem } : {}),
-      ...(mailbox.pinSha256 ? { pinSha256: mailbox.pinSha256 } : {}),
-    },
-    policy: mailbox.policy,
-    ...(mailbox.maxMessageOctets ? { maxMessageOctets: mailbox.maxMessageOctets } : {}),
-    oversize: mailbox.oversize,
-    ...(mailbox.maxMessagesPerRun ? { maxMessagesPerRun: mailbox.maxMessagesPerRun } : {}),
-    ...(mailbox.maxOctetsPerRun ? { maxOctetsPerRun: mailbox.maxOctetsPerRun } : {}),
-    hardDeadline,
-  };
+  return { leaseTtlMs, ...pullOptionsFrom(mailbox), hardDeadline };
 }
 
 /**

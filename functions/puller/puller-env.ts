@@ -2,7 +2,7 @@ import {
   type MailboxSettings,
   MailboxSettingsError,
   parseMailboxSettings,
-} from './mailbox-settings.js';
+} from '../core/settings/mailbox-settings.js';
 
 /** The puller's environment, set by the stack (each variable is paired with the grant that needs it). */
 export interface PullerEnv {

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseMailboxSettings } from '../../functions/puller/mailbox-settings.js';
+import { parseMailboxSettings } from '../../functions/core/settings/mailbox-settings.js';
+import { parseSchedule, ScheduleError } from '../../functions/core/settings/schedule.js';
 import { DEFAULT_MAILBOXES_CLAIM } from '../../functions/query-api/jwt-access.js';
 import {
   ConfigError,
@@ -15,7 +16,6 @@ import {
   type PopvaultConfig,
   parseConfig,
 } from '../../infra/config/load-config.js';
-import { parseSchedule, ScheduleError } from '../../infra/config/schedule.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 

@@ -12,7 +12,7 @@ import {
   TTL_ATTRIBUTE,
 } from '../../functions/adapters/aws/dynamodb-table.js';
 import { parseMailboxSecret } from '../../functions/core/credentials/credentials-provider.js';
-import { parseMailboxSettings } from '../../functions/puller/mailbox-settings.js';
+import { parseMailboxSettings } from '../../functions/core/settings/mailbox-settings.js';
 import { EXAMPLE_CONFIG_FILE, parseConfig } from '../../infra/config/load-config.js';
 import { missedRunWindow } from '../../infra/constructs/archive-alarms.js';
 import { UNSET_SECRET_TEMPLATE } from '../../infra/constructs/mailbox-secrets.js';

@@ -293,13 +293,13 @@ describe('pull run: hostile listings and limits', () => {
     const server = await scripted({ messages: [...mail] });
     const a = new Archive();
     const skip = await runPull(
-      scriptedPull(server, a.clock.ms, { maxMessageOctets: 1000 }),
+      scriptedPull(server, a.clock.ms, { maxMessageBytes: 1000 }),
       pullDeps(a, a.clock),
     );
     expect(skip.counts).toMatchObject({ skipped: 1, stored: 1, deleted: 1, remainingOnServer: 1 });
     expect(server.messages.map((m) => m.uid)).toEqual(['big']);
     const store = await runPull(
-      scriptedPull(server, a.clock.ms, { maxMessageOctets: 1000, oversize: 'store' }),
+      scriptedPull(server, a.clock.ms, { maxMessageBytes: 1000, oversize: 'store' }),
       pullDeps(a, a.clock),
     );
     expect(store.counts).toMatchObject({ stored: 1, deleted: 1 });
@@ -317,7 +317,7 @@ describe('pull run: hostile listings and limits', () => {
     expect(first).toMatchObject({ outcome: 'partial', stopReason: 'budget-messages' });
     expect(first.counts).toMatchObject({ stored: 2, deleted: 2, remainingOnServer: 3 });
     const second = await runPull(
-      scriptedPull(server, a.clock.ms, { maxOctetsPerRun: 1 }),
+      scriptedPull(server, a.clock.ms, { maxBytesPerRun: 1 }),
       pullDeps(a, a.clock),
     );
     expect(second.stopReason).toBe('budget-octets');

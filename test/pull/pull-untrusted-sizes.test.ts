@@ -41,7 +41,7 @@ describe('the size limit counts the octets received, not what LIST claims', () =
     const a = archive();
     const deps = pullDeps(a, a.clock);
     const run = await runPull(
-      { ...scriptedPull(server, a.clock.ms), maxMessageOctets: MiB, oversize: 'skip' },
+      { ...scriptedPull(server, a.clock.ms), maxMessageBytes: MiB, oversize: 'skip' },
       deps,
     );
     expect(run.outcome).toBe('partial');
@@ -62,7 +62,7 @@ describe('the size limit counts the octets received, not what LIST claims', () =
     const run = await runPull(
       {
         ...scriptedPull(server, a.clock.ms),
-        maxMessageOctets: 256 * 1024,
+        maxMessageBytes: 256 * 1024,
         oversize: 'skip',
         overLimitDrainOctets: 256 * 1024,
       },
@@ -113,7 +113,7 @@ describe('the size limit counts the octets received, not what LIST claims', () =
     const server = await scripted({ messages: [first, liar], handlers: { LIST: lyingList } });
     const a = archive();
     const run = await runPull(
-      { ...scriptedPull(server, a.clock.ms), maxOctetsPerRun: 64 * 1024 },
+      { ...scriptedPull(server, a.clock.ms), maxBytesPerRun: 64 * 1024 },
       pullDeps(a, a.clock),
     );
     expect(run.counts).toMatchObject({ stored: 1, failed: 1 });

@@ -28,7 +28,7 @@ describe('planRetrieval', () => {
       listed,
       known,
       { kind: 'delete' },
-      { maxMessageOctets: 100, maxMessagesPerRun: 2 },
+      { maxMessageBytes: 100, maxMessagesPerRun: 2 },
       DAY,
     );
     expect(plan.alreadyArchived).toEqual([{ msg: 1, messageKey: 'a', deletable: true }]);
@@ -50,7 +50,7 @@ describe('planRetrieval', () => {
   });
 
   it('lets the first message pass the byte cap alone, then stops', () => {
-    const plan = planRetrieval(listed, new Map(), { kind: 'delete' }, { maxOctetsPerRun: 5 }, 0);
+    const plan = planRetrieval(listed, new Map(), { kind: 'delete' }, { maxBytesPerRun: 5 }, 0);
     expect(plan.toRetrieve.map((m) => m.msg)).toEqual([1]);
     expect(plan.stopReason).toBe('budget-octets');
   });

@@ -14,7 +14,7 @@ import { SqliteMessageIndex } from '../../functions/adapters/local/sqlite-messag
 import type { MessageMetadata, RunRecord } from '../../functions/core/archive/ports.js';
 import { createMessageParser } from '../../functions/core/message/message-parser.js';
 import {
-  type AuthMethod,
+  type LoginMechanism,
   Pop3Client,
   type Pop3ClientOptions,
   type Utf8Mode,
@@ -25,7 +25,7 @@ import { runPull } from '../../functions/core/pull/pull-run.js';
 import type { LabAccount, LabServerName, Pop3Lab } from '../support/pop3-lab.js';
 import { collect, sha256 } from '../support/pop3-test-kit.js';
 
-type PasswordMethod = Exclude<AuthMethod, 'xoauth2'>;
+type PasswordMethod = Exclude<LoginMechanism, 'xoauth2'>;
 
 /** What each server does, measured on the versions Debian 12 ships (see the README's table). */
 export interface ServerFacts {

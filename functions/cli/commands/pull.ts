@@ -1,21 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { ConfigError, parseConfig } from '../../../infra/config/load-config.js';
 import { MAILBOX_ID } from '../../core/archive/mailbox-id.js';
 import type { MessageIndex, RawStore, RunRecord } from '../../core/archive/ports.js';
 import type { CredentialsProvider } from '../../core/credentials/credentials-provider.js';
 import { fromFile, providerFor } from '../../core/credentials/secret-sources.js';
 import { createMessageParser } from '../../core/message/message-parser.js';
-import type { TlsMode } from '../../core/pop3/transport.js';
 import type { PullOptions, ServerPolicy } from '../../core/pull/pull-options.js';
 import { runPull } from '../../core/pull/pull-run.js';
+import { DEFAULT_PORT, type TlsMode, TlsModeSchema } from '../../core/settings/mailbox-settings.js';
+import { type PullSettings, pullOptionsFrom } from '../../core/settings/pull-settings.js';
 import { octets, parseCommandArgs, positiveInt } from '../args.js';
 import { CliError, EXIT } from '../cli-error.js';
 import { defaultArchiveDirectory, openLocalArchive } from '../local-archive.js';
 import { createProgressReporter } from '../progress.js';
 import { promptHidden } from '../prompt.js';
 import { localLeaseIdentity } from '../run-identity.js';
+import { applyConfigFile } from './pull-config-file.js';
 
 export const PULL_HELP = `popvault pull: archive one POP3 mailbox, then delete what was archived (by default)
 
@@ -206,74 +207,78 @@ export function defaultMailboxId(user: string, host: string): string {
   return id.slice(0, 64) || 'mailbox';
 }
 
-/** Flags the config file supplies; giving both would leave it unclear which one wins. */
-const FROM_CONFIG = [
-  'host',
-  'port',
-  'tls',
-  'user',
-  'policy',
-  'delete-after-days',
-  'max-message-size',
-  'oversize',
-  'max-messages',
-  'max-bytes',
-  'pin',
-] as const;
+interface OpenStore {
+  rawStore: RawStore;
+  index: MessageIndex;
+  close: () => void;
+  persistConcurrency: number | undefined;
+}
 
-/** Turns `--config FILE --mailbox ID` into the flags the rest of the command reads. */
-async function applyConfigFile<V extends Record<string, string | boolean | undefined>>(
-  values: V,
-): Promise<{ values: V; caPem: string | null }> {
-  const path = values.config;
-  if (typeof path !== 'string') return { values, caPem: null };
-  const clash = FROM_CONFIG.filter((flag) => values[flag] !== undefined);
-  if (clash.length > 0) {
-    throw new CliError(
-      `popvault pull: --${clash[0]} comes from --config; edit the file instead, or drop --config.`,
-    );
+/** The archive a pull writes to: S3 and DynamoDB with --bucket/--table, else a local directory. */
+async function openStore(
+  values: { bucket?: string; table?: string; archive?: string },
+  env: NodeJS.ProcessEnv,
+): Promise<OpenStore> {
+  if (values.bucket && values.table) {
+    // Loaded only for this path: a local pull (and --help) does not pay for the AWS SDK.
+    const [{ S3Client }, { DynamoDBClient }, { S3RawStore }, { DynamoMessageIndex }] =
+      await Promise.all([
+        import('@aws-sdk/client-s3'),
+        import('@aws-sdk/client-dynamodb'),
+        import('../../adapters/aws/s3-raw-store.js'),
+        import('../../adapters/aws/dynamodb-message-index.js'),
+      ]);
+    return {
+      rawStore: new S3RawStore({ client: new S3Client({}), bucket: values.bucket }),
+      index: new DynamoMessageIndex({ client: new DynamoDBClient({}), tableName: values.table }),
+      close: () => {},
+      persistConcurrency: undefined,
+    };
   }
-  if (typeof values.mailbox !== 'string')
-    throw new CliError('popvault pull: --config needs --mailbox ID to pick a mailbox.');
-  let document: unknown;
-  try {
-    document = JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new CliError(
-      `popvault pull: cannot read ${path} as JSON: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
-  let config: ReturnType<typeof parseConfig>;
-  try {
-    config = parseConfig(document, path);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(`popvault pull: ${err.message}`);
-    throw err;
-  }
-  const mailbox = config.mailboxes.find((m) => m.id === values.mailbox);
-  if (!mailbox) {
-    throw new CliError(
-      `popvault pull: ${path} has no mailbox "${values.mailbox}" (it has: ${config.mailboxes.map((m) => m.id).join(', ')}).`,
-    );
-  }
-  const size = (n: number | null): string | undefined => (n === null ? undefined : String(n));
-  const merged = {
-    ...values,
-    host: mailbox.host,
-    port: String(mailbox.port),
-    tls: mailbox.tls,
-    insecure: values.insecure ?? mailbox.tls === 'none',
-    user: mailbox.username,
-    policy: mailbox.policy,
-    'delete-after-days': size(mailbox.deleteAfterDays),
-    'max-message-size': size(mailbox.maxMessageBytes),
-    oversize: mailbox.oversize,
-    'max-messages': size(mailbox.maxMessagesPerRun),
-    'max-bytes': size(mailbox.maxBytesPerRun),
-    pin: mailbox.pinSha256 ?? undefined,
-    'no-pipelining': values['no-pipelining'] ?? !mailbox.pipelining,
+  const archive = await openLocalArchive(values.archive ?? defaultArchiveDirectory(env));
+  return {
+    rawStore: archive.rawStore,
+    index: archive.index,
+    close: archive.close,
+    persistConcurrency: archive.persistConcurrency,
   };
-  return { values: merged, caPem: mailbox.caPem };
+}
+
+/** Runs the pull with progress on stderr, then prints the summary (or JSON) and picks the exit code. */
+async function runAndReport(
+  options: PullOptions,
+  store: OpenStore & { credentials: CredentialsProvider },
+  io: CommandIo,
+  json: boolean,
+): Promise<number> {
+  const { rawStore, index, credentials, close } = store;
+  const { mailboxId } = options;
+  const progress = createProgressReporter(json ? null : io.stderr);
+  try {
+    const run = await runPull(options, {
+      rawStore,
+      index,
+      credentials,
+      createParser: createMessageParser,
+      spoolDirectory: tmpdir(),
+      now: Date.now,
+      newRunId: randomUUID,
+      leaseIdentity: localLeaseIdentity(),
+      onProgress: (event) => {
+        if (event.kind === 'lease-taken-over') {
+          io.stderr.write(
+            `popvault pull: took over mailbox ${mailboxId} from a run that is no longer alive (${event.previousOwner}).\n`,
+          );
+        }
+        progress.onProgress(event);
+      },
+    });
+    progress.done();
+    io.stdout.write(json ? `${JSON.stringify(run)}\n` : `${summary(run)}\n`);
+    return exitCodeFor(run);
+  } finally {
+    close();
+  }
 }
 
 export async function pullCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -288,12 +293,12 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
   }
   if (!values.host) throw new CliError('popvault pull: --host is required.');
   const tls = (values.tls ?? 'implicit') as TlsMode;
-  if (!['implicit', 'starttls', 'none'].includes(tls)) {
+  if (!TlsModeSchema.options.includes(tls)) {
     throw new CliError(
       `popvault pull: --tls must be implicit, starttls or none, got "${values.tls}".`,
     );
   }
-  const port = positiveInt('pull', 'port', values.port) ?? (tls === 'implicit' ? 995 : 110);
+  const port = positiveInt('pull', 'port', values.port) ?? DEFAULT_PORT[tls];
   if (port > 65535) throw new CliError(`popvault pull: --port must be 1-65535, got ${port}.`);
   const oversize = values.oversize ?? 'skip';
   if (oversize !== 'skip' && oversize !== 'store') {
@@ -325,75 +330,30 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
     );
   }
 
-  let rawStore: RawStore;
-  let index: MessageIndex;
-  let close = (): void => {};
-  let persistConcurrency: number | undefined;
-  if (values.bucket && values.table) {
-    // Loaded only for this path: a local pull (and --help) does not pay for the AWS SDK.
-    const [{ S3Client }, { DynamoDBClient }, { S3RawStore }, { DynamoMessageIndex }] =
-      await Promise.all([
-        import('@aws-sdk/client-s3'),
-        import('@aws-sdk/client-dynamodb'),
-        import('../../adapters/aws/s3-raw-store.js'),
-        import('../../adapters/aws/dynamodb-message-index.js'),
-      ]);
-    rawStore = new S3RawStore({ client: new S3Client({}), bucket: values.bucket });
-    index = new DynamoMessageIndex({ client: new DynamoDBClient({}), tableName: values.table });
-  } else {
-    const archive = await openLocalArchive(values.archive ?? defaultArchiveDirectory(io.env));
-    rawStore = archive.rawStore;
-    index = archive.index;
-    persistConcurrency = archive.persistConcurrency;
-    close = archive.close;
-  }
+  const store = await openStore(values, io.env);
+  const { persistConcurrency } = store;
 
-  const maxMessageOctets = octets('pull', 'max-message-size', values['max-message-size']);
-  const maxMessagesPerRun = positiveInt('pull', 'max-messages', values['max-messages']);
-  const maxOctetsPerRun = octets('pull', 'max-bytes', values['max-bytes']);
-  const options: PullOptions = {
+  const maxMessageBytes = octets('pull', 'max-message-size', values['max-message-size']);
+  const maxBytesPerRun = octets('pull', 'max-bytes', values['max-bytes']);
+  const settings: PullSettings = {
     mailboxId,
-    server: {
-      host: values.host,
-      port,
-      tls,
-      insecure: values.insecure ?? false,
-      pipelining: !values['no-pipelining'],
-      ...(ca ? { ca } : {}),
-      ...(values.pin ? { pinSha256: values.pin } : {}),
-    },
+    host: values.host,
+    port,
+    tls,
+    insecure: values.insecure ?? false,
+    pipelining: !values['no-pipelining'],
+    caPem: ca ?? null,
+    pinSha256: values.pin ?? null,
     policy,
-    ...(maxMessageOctets ? { maxMessageOctets } : {}),
+    maxMessageBytes: maxMessageBytes ?? null,
     oversize,
-    ...(maxMessagesPerRun ? { maxMessagesPerRun } : {}),
-    ...(maxOctetsPerRun ? { maxOctetsPerRun } : {}),
+    maxMessagesPerRun: positiveInt('pull', 'max-messages', values['max-messages']) ?? null,
+    maxBytesPerRun: maxBytesPerRun ?? null,
+  };
+  const options: PullOptions = {
+    ...pullOptionsFrom(settings),
     hardDeadline: Date.now() + timeoutSeconds * 1000,
     ...(persistConcurrency === undefined ? {} : { persistConcurrency }),
   };
-  const progress = createProgressReporter(values.json ? null : io.stderr);
-  try {
-    const run = await runPull(options, {
-      rawStore,
-      index,
-      credentials,
-      createParser: createMessageParser,
-      spoolDirectory: tmpdir(),
-      now: Date.now,
-      newRunId: randomUUID,
-      leaseIdentity: localLeaseIdentity(),
-      onProgress: (event) => {
-        if (event.kind === 'lease-taken-over') {
-          io.stderr.write(
-            `popvault pull: took over mailbox ${mailboxId} from a run that is no longer alive (${event.previousOwner}).\n`,
-          );
-        }
-        progress.onProgress(event);
-      },
-    });
-    progress.done();
-    io.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${summary(run)}\n`);
-    return exitCodeFor(run);
-  } finally {
-    close();
-  }
+  return await runAndReport(options, { ...store, credentials }, io, values.json === true);
 }

@@ -45,7 +45,8 @@ import {
 } from './transport.js';
 import { WireReader } from './wire-reader.js';
 
-export type AuthMethod = 'user' | 'apop' | 'plain' | 'xoauth2';
+/** How the client logs in (POP3 USER/PASS, APOP, SASL PLAIN or XOAUTH2); not the config's `auth`. */
+export type LoginMechanism = 'user' | 'apop' | 'plain' | 'xoauth2';
 
 /**
  * RFC 6856 UTF-8 mode of the session: 'active' (the server accepted UTF8), 'refused' (it listed UTF8
@@ -186,7 +187,7 @@ export class Pop3Client {
   #deadlineTimer: NodeJS.Timeout | null = null;
   #capabilities = new Capabilities(null);
   #greeting = '';
-  #authMethod: AuthMethod | null = null;
+  #authMethod: LoginMechanism | null = null;
   #utf8Mode: Utf8Mode = 'not-offered';
   #pipelining = false;
 
@@ -226,7 +227,7 @@ export class Pop3Client {
     return this.#greeting;
   }
 
-  get authMethod(): AuthMethod | null {
+  get authMethod(): LoginMechanism | null {
     return this.#authMethod;
   }
 
@@ -519,7 +520,7 @@ export class Pop3Client {
     this.#capabilities = new Capabilities(null);
   }
 
-  #chooseAuth(): AuthMethod {
+  #chooseAuth(): LoginMechanism {
     const creds = this.#options.credentials;
     const caps = this.#capabilities;
     const sasl = caps.saslMechanisms;
@@ -547,7 +548,7 @@ export class Pop3Client {
     return 'user';
   }
 
-  async #authenticate(): Promise<AuthMethod> {
+  async #authenticate(): Promise<LoginMechanism> {
     const creds = this.#options.credentials;
     const method = this.#chooseAuth();
     const user = creds.user;

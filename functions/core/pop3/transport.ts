@@ -1,8 +1,10 @@
 import { isIP, type Socket, connect as tcpConnect } from 'node:net';
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import type { TlsMode } from '../settings/mailbox-settings.js';
 import { Pop3ConnectionError, Pop3TimeoutError, Pop3TlsError, Pop3UsageError } from './errors.js';
 
-export type TlsMode = 'implicit' | 'starttls' | 'none';
+// Declared once with the mailbox settings, which read it from the config file, flags and environment.
+export type { TlsMode };
 
 export interface TransportOptions {
   host: string;

@@ -13,7 +13,7 @@ export interface ListedMessage {
 /** The per-message and per-run limits a plan respects. */
 export type RetrievalCaps = Pick<
   PullOptions,
-  'maxMessageOctets' | 'oversize' | 'maxMessagesPerRun' | 'maxOctetsPerRun'
+  'maxMessageBytes' | 'oversize' | 'maxMessagesPerRun' | 'maxBytesPerRun'
 >;
 
 export type RetrievalStop = 'budget-messages' | 'budget-octets';
@@ -76,8 +76,8 @@ export function planRetrieval(
       continue;
     }
     if (
-      caps.maxMessageOctets !== undefined &&
-      m.octets > caps.maxMessageOctets &&
+      caps.maxMessageBytes !== undefined &&
+      m.octets > caps.maxMessageBytes &&
       caps.oversize !== 'store'
     ) {
       plan.oversize.push(m);
@@ -88,8 +88,8 @@ export function planRetrieval(
       continue;
     }
     if (
-      caps.maxOctetsPerRun !== undefined &&
-      plan.plannedOctets + m.octets > caps.maxOctetsPerRun &&
+      caps.maxBytesPerRun !== undefined &&
+      plan.plannedOctets + m.octets > caps.maxBytesPerRun &&
       plan.toRetrieve.length > 0
     ) {
       plan.stopReason ??= 'budget-octets';
@@ -111,11 +111,11 @@ export function receiveLimit(
   received: { messages: number; octets: number },
 ): number {
   let limit = Number.POSITIVE_INFINITY;
-  if (caps.maxMessageOctets !== undefined && caps.oversize !== 'store') {
-    limit = caps.maxMessageOctets;
+  if (caps.maxMessageBytes !== undefined && caps.oversize !== 'store') {
+    limit = caps.maxMessageBytes;
   }
-  if (caps.maxOctetsPerRun !== undefined && received.messages > 0) {
-    limit = Math.min(limit, Math.max(0, caps.maxOctetsPerRun - received.octets));
+  if (caps.maxBytesPerRun !== undefined && received.messages > 0) {
+    limit = Math.min(limit, Math.max(0, caps.maxBytesPerRun - received.octets));
   }
   return limit;
 }

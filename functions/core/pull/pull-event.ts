@@ -5,7 +5,7 @@ import { PopvaultError } from '../errors/popvault-error.js';
  *
  * Anyone allowed to invoke a puller function or edit its schedule controls the event, so the event
  * must not be able to choose the server, its CA, the secret or the archive: those are fixed at synth
- * in the function's own configuration (functions/puller/mailbox-settings.ts). The id must be the one
+ * in the function's own configuration (functions/core/settings/mailbox-settings.ts). The id must be the one
  * mailbox this function serves; it is checked only so that a mis-wired schedule or a hand-made
  * invocation is refused loudly instead of silently pulling another mailbox than the caller meant.
  */

@@ -17,11 +17,11 @@ export interface PullOptions {
   server: Omit<Pop3ClientOptions, 'credentials' | 'deadline'>;
   policy: ServerPolicy;
   /** Messages larger than this (by LIST size) are `skip`ped (left on the server, reported) or `store`d anyway. */
-  maxMessageOctets?: number;
+  maxMessageBytes?: number;
   oversize?: 'skip' | 'store';
   /** Per-run caps; the rest waits for the next run. */
   maxMessagesPerRun?: number;
-  maxOctetsPerRun?: number;
+  maxBytesPerRun?: number;
   /**
    * Epoch ms by which the run must be over (a Lambda's hard end). Retrieval stops `finishReserveMs`
    * before it, so writes, DELEs and QUIT still fit; the POP3 session is cut at `hardDeadline` minus a

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   MailboxSettingsError,
   parseMailboxSettings,
-} from '../../functions/puller/mailbox-settings.js';
+} from '../../functions/core/settings/mailbox-settings.js';
 
 const valid = {
   mailboxId: 'work-inbox',
@@ -32,10 +32,10 @@ describe('mailbox settings validation (fixed at synth, checked again at cold sta
       caPem: null,
       pinSha256: null,
       policy: { kind: 'delete' },
-      maxMessageOctets: null,
+      maxMessageBytes: null,
       oversize: 'skip',
       maxMessagesPerRun: null,
-      maxOctetsPerRun: null,
+      maxBytesPerRun: null,
     });
   });
 
@@ -48,8 +48,8 @@ describe('mailbox settings validation (fixed at synth, checked again at cold sta
       maxBytesPerRun: 5,
     });
     expect(settings.policy).toEqual({ kind: 'delete-after-days', days: 30 });
-    expect(settings.maxMessageOctets).toBe(1000);
-    expect(settings.maxOctetsPerRun).toBe(5);
+    expect(settings.maxMessageBytes).toBe(1000);
+    expect(settings.maxBytesPerRun).toBe(5);
   });
 
   it('names the field and the fix for each bad value', () => {
