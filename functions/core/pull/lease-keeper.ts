@@ -1,4 +1,4 @@
-import type { MessageIndex } from '../archive/ports.js';
+import type { MailboxLease } from '../archive/ports.js';
 import { classifyError } from '../errors/popvault-error.js';
 import { LeaseError } from './lease-error.js';
 import type { RunLogger } from './pull-options.js';
@@ -17,15 +17,13 @@ export interface LeaseTerms {
   ttlMs: number;
 }
 
-type LeaseIndex = Pick<MessageIndex, 'acquireLease' | 'leaseHolder' | 'releaseLease'>;
-
 /**
  * Takes the mailbox's lease, or takes it over from a holder proved dead on this machine (a killed
  * or crashed run cannot renew or use its lease: waiting for it to expire only locks the mailbox for
  * nothing). Returns the owner it took it from, undefined if it was free, or null if it is held.
  */
 export async function acquireLease(
-  index: LeaseIndex,
+  index: MailboxLease,
   terms: LeaseTerms,
   now: number,
   identity: LeaseIdentity | undefined,
@@ -46,11 +44,11 @@ export async function acquireLease(
 export class LeaseKeeper {
   readonly #controller = new AbortController();
   readonly #timer: ReturnType<typeof setInterval>;
-  readonly #index: LeaseIndex;
+  readonly #index: MailboxLease;
   readonly #terms: LeaseTerms;
   readonly #logger: RunLogger;
 
-  constructor(index: LeaseIndex, terms: LeaseTerms, now: () => number, logger: RunLogger) {
+  constructor(index: MailboxLease, terms: LeaseTerms, now: () => number, logger: RunLogger) {
     this.#index = index;
     this.#terms = terms;
     this.#logger = logger;

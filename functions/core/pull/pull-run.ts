@@ -1,4 +1,4 @@
-import type { MessageIndex, RawStore, RunOutcome, RunRecord } from '../archive/ports.js';
+import type { PullIndex, RawStore, RunOutcome, RunRecord } from '../archive/ports.js';
 import { type ClassifiedError, classifyError } from '../errors/popvault-error.js';
 import { Pop3Client, type Pop3ClientOptions } from '../pop3/client.js';
 import { Pop3Error } from '../pop3/errors.js';
@@ -23,7 +23,7 @@ export type { LeaseIdentity } from './lease-keeper.js';
 
 export interface PullDeps {
   rawStore: RawStore;
-  index: MessageIndex;
+  index: PullIndex;
   credentials: CredentialsSource;
   createParser: () => MessageParser;
   /** Where large messages are spooled before upload (a Lambda's /tmp). */
