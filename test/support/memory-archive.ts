@@ -8,9 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { ArchiveError, ChecksumMismatchError } from '../../functions/core/archive/errors.js';
 import {
-  decodeCursor,
+  datePage,
   encodeCursor,
-  invalidCursor,
   requirePageLimit,
 } from '../../functions/core/archive/listing-cursor.js';
 import type {
@@ -37,9 +36,6 @@ import { UNVERSIONED_PARSER } from '../../functions/core/message/parser-version.
 import { sha256 } from './pop3-test-kit.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-/** Above every sortable ISO date, as in the SQLite index. */
-const AFTER_EVERY_DATE = '\u{10FFFF}';
 
 /** UTF-8 byte order: what DynamoDB and SQLite's BINARY collation sort by (not UTF-16's). */
 function binary(a: string, b: string): number {
@@ -186,15 +182,8 @@ export class MemoryMessageIndex implements MessageIndex {
     partition: string,
     query: ListMessagesQuery,
   ): Promise<MessagePage> {
-    const limit = requirePageLimit(query.limit);
-    const low = query.since === undefined ? '' : requireSortableIso('since', query.since);
-    const high =
-      query.until === undefined ? AFTER_EVERY_DATE : requireSortableIso('until', query.until);
     const scope = { listing, mailboxId, partition };
-    const after =
-      query.cursor === undefined || query.cursor === null
-        ? null
-        : positionFrom(decodeCursor(query.cursor, scope), { low, high });
+    const { limit, low, high, after } = datePage(scope, query);
     const subject = query.subject === undefined ? '' : query.subject.toLowerCase();
     const rows = [...this.messages.values()]
       .filter((m) => m.mailboxId === mailboxId && (listing === 'date' || senderOf(m) === partition))
@@ -331,18 +320,4 @@ export class MemoryMessageIndex implements MessageIndex {
       .slice(0, limit)
       .map(({ run }) => structuredClone(run));
   }
-}
-
-/** A cursor's position must name a place inside the range being listed. */
-function positionFrom(
-  position: Record<string, unknown>,
-  range: { low: string; high: string },
-): { sortDate: string; messageKey: string } {
-  const { sortDate, messageKey } = position;
-  if (typeof sortDate !== 'string' || typeof messageKey !== 'string' || !ISO_UTC.test(sortDate)) {
-    return invalidCursor('no position');
-  }
-  if (sortDate < range.low || sortDate > range.high)
-    invalidCursor('position lies outside this query');
-  return { sortDate, messageKey };
 }

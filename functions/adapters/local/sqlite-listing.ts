@@ -2,21 +2,10 @@
  * The local index's listings, newest first over the date or sender index: a plan checked before the
  * database is touched (limit, bounds, cursor), then one indexed range read from the cursor on.
  */
-import type { CursorScope } from '../../core/archive/listing-cursor.js';
-import {
-  decodeCursor,
-  encodeCursor,
-  invalidCursor,
-  requirePageLimit,
-} from '../../core/archive/listing-cursor.js';
+import { type CursorScope, datePage, encodeCursor } from '../../core/archive/listing-cursor.js';
 import type { ListMessagesQuery, MessagePage, MessageRecord } from '../../core/archive/ports.js';
-import { requireSortableIso } from '../../core/archive/sort-date.js';
 import { type MessageRow, messageFromRow } from './sqlite-rows.js';
 import type { Listing, Statements } from './sqlite-statements.js';
-
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-/** Above every sortable ISO date (they start with a digit), so "no until" needs no second query. */
-const AFTER_EVERY_DATE = '\u{10FFFF}';
 
 export interface ListingPlan {
   scope: CursorScope & { listing: Listing };
@@ -29,33 +18,12 @@ export interface ListingPlan {
   scan: number;
 }
 
-/** A cursor's position must name a row inside the range being listed. */
-function positionFrom(
-  position: Record<string, unknown>,
-  range: { low: string; high: string },
-): { sortDate: string; messageKey: string } {
-  const { sortDate, messageKey } = position;
-  if (typeof sortDate !== 'string' || typeof messageKey !== 'string' || !ISO_UTC.test(sortDate)) {
-    return invalidCursor('no position');
-  }
-  if (sortDate < range.low || sortDate > range.high)
-    invalidCursor('position lies outside this query');
-  return { sortDate, messageKey };
-}
-
 export function planListing(
   scope: CursorScope & { listing: Listing },
   query: ListMessagesQuery,
   scannedRowsPerCall: number,
 ): ListingPlan {
-  const limit = requirePageLimit(query.limit);
-  const low = query.since === undefined ? '' : requireSortableIso('since', query.since);
-  const high =
-    query.until === undefined ? AFTER_EVERY_DATE : requireSortableIso('until', query.until);
-  const after =
-    query.cursor === undefined || query.cursor === null
-      ? null
-      : positionFrom(decodeCursor(query.cursor, scope), { low, high });
+  const { limit, low, high, after } = datePage(scope, query);
   // An empty substring would match every subject, and nothing else about the query changes.
   const subject = query.subject === undefined ? '' : query.subject.toLowerCase();
   const { hasAttachments } = query;

@@ -1,4 +1,6 @@
 import { ArchiveError, InvalidCursorError } from './errors.js';
+import type { ListMessagesQuery } from './ports.js';
+import { requireSortableIso } from './sort-date.js';
 
 /**
  * Most items one listing call returns, for every index adapter alike, so a caller sees one API
@@ -67,4 +69,41 @@ export function decodeCursor(cursor: string, expected: CursorScope): Record<stri
     return invalidCursor('no position');
   }
   return position as Record<string, unknown>;
+}
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** Above every sortable ISO date: the open upper end of a range. */
+const AFTER_EVERY_DATE = '\u{10FFFF}';
+
+/** Where a page of a date-ordered listing starts: the last row the previous page returned. */
+export interface DatePosition {
+  sortDate: string;
+  messageKey: string;
+}
+
+export interface DatePage {
+  limit: number;
+  /** Sortable ISO bounds, inclusive; '' and AFTER_EVERY_DATE when the query leaves them open. */
+  low: string;
+  high: string;
+  after: DatePosition | null;
+}
+
+/**
+ * The page a date-ordered listing asks for, every part checked: its size, its date range, and the
+ * position its cursor names, which must lie inside that range (a cursor from a wider query would
+ * otherwise resume outside this one).
+ */
+export function datePage(scope: CursorScope, query: ListMessagesQuery): DatePage {
+  const limit = requirePageLimit(query.limit);
+  const low = query.since === undefined ? '' : requireSortableIso('since', query.since);
+  const high =
+    query.until === undefined ? AFTER_EVERY_DATE : requireSortableIso('until', query.until);
+  if (query.cursor === undefined || query.cursor === null) return { limit, low, high, after: null };
+  const { sortDate, messageKey } = decodeCursor(query.cursor, scope);
+  if (typeof sortDate !== 'string' || typeof messageKey !== 'string' || !ISO_UTC.test(sortDate)) {
+    return invalidCursor('no position');
+  }
+  if (sortDate < low || sortDate > high) invalidCursor('position lies outside this query');
+  return { limit, low, high, after: { sortDate, messageKey } };
 }
