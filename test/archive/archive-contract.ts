@@ -895,6 +895,22 @@ export function describeMessageIndexContract(
     });
 
     describe('lease', () => {
+      it('refuses a lease whose times are not whole milliseconds or whose TTL is not positive', async () => {
+        const mailboxId = unique('lease-args');
+        for (const [now, ttlMs] of [
+          [Number.NaN, 1000],
+          [1.5, 1000],
+          [1000, 0],
+          [1000, -1],
+          [1000, Number.POSITIVE_INFINITY],
+        ] as const) {
+          expect(
+            await archiveErrorCode(index.acquireLease({ mailboxId, owner: 'run-a', now, ttlMs })),
+          ).toBe('INVALID_ARGUMENT');
+        }
+        expect(await index.leaseHolder(mailboxId)).toBeNull();
+      });
+
       const ttlMs = 60_000;
       const t0 = 1_700_000_000_000;
 

@@ -4,9 +4,11 @@
  * adapters (test/archive/memory-archive.test.ts), so what a test learns from it holds for them too:
  * the same errors, orderings, cursors, validation and summary rules.
  */
+
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { ArchiveError, ChecksumMismatchError } from '../../functions/core/archive/errors.js';
+import { checkLeaseRequest } from '../../functions/core/archive/lease-request.js';
 import {
   datePage,
   encodeCursor,
@@ -225,13 +227,7 @@ export class MemoryMessageIndex implements MessageIndex {
   }
 
   async acquireLease(request: LeaseRequest): Promise<boolean> {
-    if (
-      !Number.isSafeInteger(request.now) ||
-      !Number.isSafeInteger(request.ttlMs) ||
-      request.ttlMs <= 0
-    ) {
-      throw new ArchiveError('INVALID_ARGUMENT', 'lease now and ttlMs must be integers, ttlMs > 0');
-    }
+    checkLeaseRequest(request);
     const held = this.leases.get(request.mailboxId);
     if (
       held &&

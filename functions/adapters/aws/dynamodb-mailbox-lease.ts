@@ -2,8 +2,10 @@
  * The mailbox lease in DynamoDB: one item per mailbox, taken by a conditional put (free, expired, or
  * already ours) and released by a conditional delete, so two runs never hold it together.
  */
+
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { ArchiveError, toArchiveError } from '../../core/archive/errors.js';
+import { toArchiveError } from '../../core/archive/errors.js';
+import { checkLeaseRequest } from '../../core/archive/lease-request.js';
 import type { LeaseHolder, LeaseRequest, MailboxLease } from '../../core/archive/ports.js';
 import { STORED_ITEM_VERSION } from '../../core/archive/record-decoder.js';
 import { type DynamoTable, isConditionFailed } from './dynamodb-calls.js';
@@ -29,13 +31,7 @@ export class DynamoMailboxLease implements MailboxLease {
   }
 
   async acquireLease(request: LeaseRequest): Promise<boolean> {
-    if (
-      !Number.isSafeInteger(request.now) ||
-      !Number.isSafeInteger(request.ttlMs) ||
-      request.ttlMs <= 0
-    ) {
-      throw new ArchiveError('INVALID_ARGUMENT', 'lease now and ttlMs must be integers, ttlMs > 0');
-    }
+    checkLeaseRequest(request);
     const pk = mailboxPk(request.mailboxId);
     checkKeySize(PK, pk);
     const expiresAt = request.now + request.ttlMs;

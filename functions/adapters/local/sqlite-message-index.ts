@@ -28,6 +28,7 @@
 
 import type Database from 'better-sqlite3';
 import { ArchiveError } from '../../core/archive/errors.js';
+import { checkLeaseRequest } from '../../core/archive/lease-request.js';
 import { requirePageLimit } from '../../core/archive/listing-cursor.js';
 import type {
   LeaseHolder,
@@ -243,13 +244,7 @@ export class SqliteMessageIndex implements MessageIndex {
   }
 
   async acquireLease(request: LeaseRequest): Promise<boolean> {
-    if (
-      !Number.isSafeInteger(request.now) ||
-      !Number.isSafeInteger(request.ttlMs) ||
-      request.ttlMs <= 0
-    ) {
-      throw new ArchiveError('INVALID_ARGUMENT', 'lease now and ttlMs must be integers, ttlMs > 0');
-    }
+    checkLeaseRequest(request);
     return this.#run(
       'acquireLease',
       () =>
