@@ -8,6 +8,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ErrorKind } from '../errors/error-codes.js';
+import type { MessageText } from '../search/search-ports.js';
 
 /** Where the bytes to store come from: a file spooled to disk, or a buffer for small messages. */
 export type RawSource = { kind: 'buffer'; data: Buffer } | { kind: 'file'; path: string };
@@ -208,9 +209,12 @@ export interface LeaseHolder {
 export interface MessageWriter {
   /**
    * Conditional create: a record that already exists is returned, never overwritten or duplicated. A
-   * created record counts into its mailbox summary in the same atomic write.
+   * created record counts into its mailbox summary in the same atomic write. `text` is the message's
+   * decoded text for the search index (search-ports.ts): an index that searches stores it with the
+   * record (locally in the same transaction), or journals it before the record (AWS), so no record
+   * exists whose text is neither searchable nor pending.
    */
-  putMessage(record: MessageRecord): Promise<PutMessageResult>;
+  putMessage(record: MessageRecord, text?: MessageText): Promise<PutMessageResult>;
   /** Batch lookup (no per-message round trips on the pull path). Missing keys are absent from the map. */
   getMessages(
     mailboxId: string,
