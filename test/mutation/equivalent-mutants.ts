@@ -24,7 +24,51 @@ export function mutantKey(
   return [file, line, mutator, original, replacement].join('|');
 }
 
+const UTF8_DEFAULT =
+  'Node reads an empty encoding name as its default, UTF-8 (checked: Buffer.from and Hash.update give the same bytes for "" and "utf8"); the name is written out for the reader.';
+
 const BY_FILE: Record<string, EquivalentMutant[]> = {
+  'functions/core/pop3/sasl.ts': [
+    {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a source line quoted as text
+      line: "return Buffer.from(`\\u0000${user}\\u0000${password}`, 'utf8').toString('base64');",
+      mutator: 'StringLiteral',
+      original: "'utf8'",
+      replacement: '""',
+      why: UTF8_DEFAULT,
+    },
+    {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a source line quoted as text
+      line: "return Buffer.from(`user=${user}\\u0001auth=Bearer ${accessToken}\\u0001\\u0001`, 'utf8').toString(",
+      mutator: 'StringLiteral',
+      original: "'utf8'",
+      replacement: '""',
+      why: UTF8_DEFAULT,
+    },
+    {
+      line: ".update(timestamp + secret, 'utf8')",
+      mutator: 'StringLiteral',
+      original: "'utf8'",
+      replacement: '""',
+      why: UTF8_DEFAULT,
+    },
+  ],
+  'functions/core/pop3/secret-scrubber.ts': [
+    {
+      line: "const bytes = Buffer.from(secret, 'utf8');",
+      mutator: 'StringLiteral',
+      original: "'utf8'",
+      replacement: '""',
+      why: UTF8_DEFAULT,
+    },
+    {
+      line: "base64.replace(/=+$/, ''),",
+      mutator: 'Regex',
+      original: '/=+$/',
+      replacement: '/=+/',
+      why: 'Base64 has "=" only as padding at its end, so the first run of "=" is the last.',
+    },
+  ],
   'functions/core/pop3/command-window.ts': [
     {
       line: 'if (this.#waiters.length === 0 && this.#inUse < this.#size) {',
