@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 declare -A PARTS=(
   [pop3-lines]="functions/core/pop3/status-line.ts,functions/core/pop3/listing.ts,functions/core/pop3/listed-size.ts,functions/core/pop3/capabilities.ts,functions/core/pop3/sasl.ts,functions/core/pop3/secret-scrubber.ts"
   [pop3-stream]="functions/core/pop3/dot-unstuffer.ts,functions/core/pop3/wire-reader.ts,functions/core/pop3/command-window.ts,functions/core/pop3/transport.ts"
-  [pop3-client]="functions/core/pop3/client.ts,functions/core/pop3/errors.ts,functions/core/pop3/limits.ts"
+  [pop3-client]="functions/core/pop3/client.ts,functions/core/pop3/command-channel.ts,functions/core/pop3/body-stream.ts,functions/core/pop3/login.ts,functions/core/pop3/stls.ts,functions/core/pop3/utf8-mode.ts,functions/core/pop3/errors.ts,functions/core/pop3/limits.ts"
   [pull-spool]="functions/core/pull/message-spool.ts,functions/core/pull/pull-options.ts,functions/core/pull/pull-event.ts"
   [pull-run]="functions/core/pull/pull-run.ts"
   [archive-local]="functions/adapters/local/local-raw-store.ts,functions/adapters/local/local-durable-files.ts,functions/adapters/local/sqlite-message-index.ts,functions/adapters/local/sqlite-rows.ts,functions/adapters/local/sqlite-schema.ts,functions/adapters/local/sqlite-statements.ts,functions/adapters/local/sqlite-listing.ts,functions/core/archive/record-decoder.ts,functions/core/archive/listing-cursor.ts,functions/core/archive/raw-object-key.ts,functions/core/archive/mailbox-id.ts,functions/core/archive/ports.ts,functions/core/archive/errors.ts,functions/core/archive/sort-date.ts"
