@@ -1,16 +1,21 @@
 import { serve } from '@hono/node-server';
 import { createQueryApp } from '../../query-api/create-query-app.js';
+import { createLocalServerApp } from '../../viewer/local-server-app.js';
+import { createLocalSessions } from '../../viewer/local-sessions.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
 import { CliError, EXIT } from '../cli-error.js';
 import { defaultArchiveDirectory, ensureApiToken, openLocalArchive } from '../local-archive.js';
 import type { CommandIo } from './pull.js';
 
-export const SERVE_HELP = `popvault serve: the query API over the local archive, on 127.0.0.1 only
+export const SERVE_HELP = `popvault serve: the archive viewer and the query API, on 127.0.0.1 only
 
 Usage:
   popvault serve [--archive DIR] [--port N]
 
-Every request needs "Authorization: Bearer TOKEN"; the token is created at first start in
+Open the link it prints to use the viewer: the link signs you in once (its code is then spent) and
+the browser keeps a session cookie no other site can use.
+
+API requests need "Authorization: Bearer TOKEN" (or the viewer's cookie); the token is created at first start in
 DIR/api-token, and the header line itself in DIR/api-auth-header (both readable by you only).
 Let curl read the header from that file (-H @FILE, curl 7.55 or later): a token in a command line
 is visible to every user on the machine. Stop with Ctrl-C.
@@ -35,6 +40,8 @@ export interface Served {
   tokenPath: string;
   /** The file holding the "Authorization: Bearer ..." line, for `curl -H @FILE`. */
   headerPath: string;
+  /** Opens the viewer signed in, once: the code in its fragment is spent by the first use. */
+  loginUrl: string;
   stop(): Promise<void>;
 }
 
@@ -63,10 +70,14 @@ export async function startLocalApi(directory: string, port: number): Promise<Se
     archive.close();
     throw error;
   }
-  const app = createQueryApp({
-    index: archive.index,
-    store: archive.rawStore,
-    auth: { bearerToken: token },
+  const api = createQueryApp({ index: archive.index, store: archive.rawStore });
+  const sessions = createLocalSessions();
+  let listening = port;
+  const app = createLocalServerApp({
+    api,
+    sessions,
+    bearerToken: token,
+    port: () => listening,
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port }, () => resolve(s));
@@ -80,11 +91,13 @@ export async function startLocalApi(directory: string, port: number): Promise<Se
     });
   });
   const address = server.address();
-  const actualPort = typeof address === 'object' && address ? address.port : port;
+  listening = typeof address === 'object' && address ? address.port : port;
+  const url = `http://127.0.0.1:${listening}`;
   return {
-    url: `http://127.0.0.1:${actualPort}`,
+    url,
     tokenPath,
     headerPath,
+    loginUrl: `${url}/#login=${sessions.issueLoginCode()}`,
     stop: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       archive.close();
@@ -121,6 +134,7 @@ export async function serveCommand(argv: string[], io: CommandIo): Promise<numbe
   // Listen for the stop signal before announcing the URL, so a signal right after it is handled.
   const stopped = untilStopped();
   io.stdout.write(`popvault API on ${served.url} (archive ${directory})\n`);
+  io.stdout.write(`open the viewer (this link signs you in once): ${served.loginUrl}\n`);
   io.stdout.write(
     `bearer token in ${served.tokenPath}; try:\n  ${curlCommand(served, '/mailboxes')}\n`,
   );
