@@ -70,7 +70,11 @@ export async function startLocalApi(directory: string, port: number): Promise<Se
     archive.close();
     throw error;
   }
-  const api = createQueryApp({ index: archive.index, store: archive.rawStore });
+  const api = createQueryApp({
+    index: archive.index,
+    store: archive.rawStore,
+    search: archive.index,
+  });
   const sessions = createLocalSessions();
   let listening = port;
   const app = createLocalServerApp({
