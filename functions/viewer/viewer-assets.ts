@@ -35,9 +35,10 @@ const main = document.getElementById('main');
 const status = document.getElementById('status');
 const say = (text) => { status.textContent = text; };
 
+/** False when a sign-in link was opened and refused: its message stays on screen. */
 async function signIn() {
   const match = /^#login=([A-Za-z0-9_-]{43})$/.exec(location.hash);
-  if (!match) return;
+  if (!match) return true;
   // Out of the address bar and the history before anything else: the code is for one use.
   history.replaceState(null, '', location.pathname + location.search);
   const response = await fetch('/session', {
@@ -45,7 +46,9 @@ async function signIn() {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ code: match[1] }),
   });
-  if (!response.ok) say((await response.json()).error.message);
+  if (response.ok) return true;
+  say((await response.json()).error.message);
+  return false;
 }
 
 function cell(row, text, className) {
@@ -86,6 +89,5 @@ async function showMailboxes() {
   main.append(table);
 }
 
-await signIn();
-await showMailboxes();
+if (await signIn()) await showMailboxes();
 `;
