@@ -8,7 +8,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { setCookie } from 'hono/cookie';
 import { localGuard, refusal } from './local-guard.js';
 import { type LocalSessions, SESSION_COOKIE, SESSION_TTL_MS } from './local-sessions.js';
-import { SHELL_CSP, SHELL_HTML, VIEWER_CSS, VIEWER_JS } from './viewer-assets.js';
+import { SHELL_CSP, SHELL_HTML, VIEWER_CSS } from './viewer-assets.js';
+import { VIEWER_JS } from './viewer-script.js';
 
 /** A login code in JSON is under 100 bytes; nothing larger is read. */
 const SESSION_BODY_LIMIT = 1024;

@@ -42,6 +42,8 @@ export interface Served {
   headerPath: string;
   /** Opens the viewer signed in, once: the code in its fragment is spent by the first use. */
   loginUrl: string;
+  /** A new one-time link (the one before it stops working). */
+  newLoginUrl(): string;
   stop(): Promise<void>;
 }
 
@@ -102,6 +104,7 @@ export async function startLocalApi(directory: string, port: number): Promise<Se
     tokenPath,
     headerPath,
     loginUrl: `${url}/#login=${sessions.issueLoginCode()}`,
+    newLoginUrl: () => `${url}/#login=${sessions.issueLoginCode()}`,
     stop: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       archive.close();
