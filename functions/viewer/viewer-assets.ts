@@ -32,4 +32,5 @@ tr[aria-selected=true]{background:#e8f0fe}tbody tr{cursor:pointer}
 .failed,.retry-later{color:#b42318}.success{color:#067647}.partial{color:#b54708}
 form{margin:0 0 .8rem}input[type=search]{width:28rem;padding:.35rem .5rem;font:inherit}
 mark{background:#fde68a}dl{display:grid;grid-template-columns:8rem 1fr;gap:.3rem 1rem;background:#fff;padding:1rem}
-dt{color:#5d6675}dd{margin:0}.excerpt{color:#5d6675;font-size:.9em}button{font:inherit;margin-top:.6rem}`;
+dt{color:#5d6675}dd{margin:0}.excerpt{color:#5d6675;font-size:.9em}button{font:inherit;margin-top:.6rem}
+pre#text{white-space:pre-wrap;background:#fff;padding:1rem;font:14px/1.5 ui-monospace,monospace;max-width:60rem}`;

@@ -126,7 +126,7 @@ function download(href, text) {
 }
 
 async function showMessage(id) {
-  const m = await api('/messages/' + enc(id));
+  const [m, body] = await Promise.all([api('/messages/' + enc(id)), api('/messages/' + enc(id) + '/text')]);
   const people = (list) => list.map((a) => (a.name ? a.name + ' <' + a.address + '>' : a.address)).join(', ');
   const fields = [
     ['From', people(m.from)], ['To', people(m.to)], ['Cc', people(m.cc)],
@@ -139,7 +139,7 @@ async function showMessage(id) {
   main.replaceChildren(
     el('h2', { textContent: m.subject || '(no subject)' }),
     dl,
-    el('p', { textContent: m.snippet }),
+    el('pre', { id: 'text', textContent: body.text + (body.truncated ? '\\n[…]' : '') }),
     attachments,
     el('p', {}, download('/messages/' + enc(id) + '/raw', 'Raw message (.eml)')),
   );
