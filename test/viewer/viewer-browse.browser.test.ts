@@ -77,7 +77,9 @@ describe('the viewer, in chromium', () => {
     await page.locator('#messages').waitFor();
     await page.locator('#messages tbody tr', { hasText: 'Lunch on Thursday?' }).click();
     await page.locator('#text').waitFor();
-    expect(await page.locator('#text').textContent()).toContain('Are you free for lunch on Thursday?');
+    expect(await page.locator('#text').textContent()).toContain(
+      'Are you free for lunch on Thursday?',
+    );
     await context.close();
   });
 
