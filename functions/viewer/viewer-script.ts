@@ -95,6 +95,26 @@ function messageRows(items) {
   }));
 }
 
+async function showRuns(mailboxId) {
+  const { items } = await api('/mailboxes/' + enc(mailboxId) + '/runs?limit=50');
+  const rows = items.map((r) => ({
+    href: '#/mailbox/' + enc(mailboxId) + '/runs',
+    className: r.outcome,
+    cells: [
+      when(r.startedAt),
+      r.outcome + (r.stopReason ? ' (' + r.stopReason + ')' : ''),
+      r.counts.stored + ' stored, ' + r.counts.deleted + ' deleted, ' + r.counts.remainingOnServer + ' left',
+      r.errorCode ? r.errorCode + ': ' + (r.errorMessage || '') : '',
+      el('span', {}, ...r.failures.flatMap((f) => [f.messageKey + ': ' + f.errorCode + ' ' + f.message, el('br')])),
+    ],
+  }));
+  main.replaceChildren(
+    el('h2', { textContent: mailboxId + ': runs' }),
+    el('p', {}, el('a', { href: '#/mailbox/' + enc(mailboxId), textContent: 'Messages' })),
+    table('runs', ['Started', 'Outcome', 'Messages', 'Error', 'Failed messages'], rows),
+  );
+}
+
 async function showMailbox(mailboxId, q) {
   const form = el('form', { role: 'search' });
   const input = el('input', { type: 'search', name: 'q', value: q, placeholder: 'Search: words, "a phrase", from:, subject:, has:attachment', id: 'search' });
@@ -106,7 +126,8 @@ async function showMailbox(mailboxId, q) {
   const base = q ? '/search?mailbox=' + enc(mailboxId) + '&q=' + enc(q) + '&' : '/mailboxes/' + enc(mailboxId) + '/messages?';
   const page = await api(base + 'limit=50');
   const list = table('messages', ['Subject', 'From', 'Date', 'Attachments'], messageRows(page.items));
-  const parts = [el('h2', { textContent: mailboxId }), form, list];
+  const runs = el('a', { href: '#/mailbox/' + enc(mailboxId) + '/runs', textContent: 'Runs', id: 'runs-link' });
+  const parts = [el('h2', { textContent: mailboxId }), el('p', {}, runs), form, list];
   let cursor = page.nextCursor;
   const more = el('button', { textContent: 'More', id: 'more' });
   more.addEventListener('click', async () => {
@@ -150,7 +171,8 @@ async function route() {
   const q = new URLSearchParams(query || '').get('q') || '';
   const parts = (path || '/').split('/');
   try {
-    if (parts[1] === 'mailbox' && parts[2]) await showMailbox(decodeURIComponent(parts[2]), q);
+    if (parts[1] === 'mailbox' && parts[2] && parts[3] === 'runs') await showRuns(decodeURIComponent(parts[2]));
+    else if (parts[1] === 'mailbox' && parts[2]) await showMailbox(decodeURIComponent(parts[2]), q);
     else if (parts[1] === 'message' && parts[2]) await showMessage(decodeURIComponent(parts[2]));
     else await showMailboxes();
   } catch (error) {

@@ -37,6 +37,15 @@ beforeAll(async () => {
   );
   await seed(target, { mailboxId: 'work', messageKey: 'uidl-markup', raw: hostile });
   await archive.index.putRun(run('work', 'run-1'));
+  await archive.index.putRun(
+    run('work', 'run-2', {
+      startedAt: '2024-06-01T11:00:00.000Z',
+      endedAt: '2024-06-01T11:00:02.000Z',
+      outcome: 'failed',
+      errorCode: 'AUTH_FAILED',
+      errorMessage: 'the server refused the password',
+    }),
+  );
   archive.close();
   served = await startLocalApi(directory, 0);
   browser = await launchBrowser();
@@ -117,6 +126,18 @@ describe('the viewer, in chromium', () => {
     expect(path).toBeTruthy();
     const { readFileSync } = await import('node:fs');
     expect(readFileSync(path).equals(fixture('multipart-alternative-attachments.eml'))).toBe(true);
+    await context.close();
+  });
+
+  it("shows a mailbox's runs, the failed one with its error", async () => {
+    const { context, page } = await signedIn();
+    await page.goto(`${served.url}/#/mailbox/work`);
+    await page.locator('#runs-link').click();
+    await page.locator('#runs').waitFor();
+    expect(await page.locator('#runs tbody tr').count()).toBe(2);
+    const failed = page.locator('#runs tbody tr.failed');
+    expect(await failed.textContent()).toContain('AUTH_FAILED: the server refused the password');
+    await page.screenshot({ path: join(SCREENSHOTS, 'runs.png') });
     await context.close();
   });
 
