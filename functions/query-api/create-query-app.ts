@@ -13,6 +13,7 @@ import { ApiError, type ApiLogger, errorResponse } from './errors.js';
 import { ALL_MAILBOXES } from './mailbox-access.js';
 import type { AppEnv, QueryApi, QueryAppDeps, RouteDeps } from './query-app-deps.js';
 import { registerDownloadRoutes } from './routes/download-routes.js';
+import { registerHtmlRoutes } from './routes/html-routes.js';
 import { registerMailboxRoutes } from './routes/mailbox-routes.js';
 import { registerMessageRoutes } from './routes/message-routes.js';
 import { registerOpenApiRoute } from './routes/openapi-route.js';
@@ -73,6 +74,7 @@ export function createQueryApp(deps: QueryAppDeps): QueryApi {
   registerMessageRoutes(app, routeDeps);
   registerDownloadRoutes(app, routeDeps);
   registerTextRoutes(app, routeDeps);
+  registerHtmlRoutes(app, routeDeps);
   registerSearchRoutes(app, routeDeps);
 
   // Every path answers other methods with 405, not 404: the resource exists, the method does not.

@@ -45,6 +45,8 @@ export const API_ERROR_CODES = [
   'MAILBOX_NOT_FOUND',
   'MESSAGE_NOT_FOUND',
   'ATTACHMENT_NOT_FOUND',
+  /** The message has no HTML part to show (its text is at /text). */
+  'HTML_NOT_FOUND',
   /** The body would exceed what the transport can carry (Lambda's response payload limit). */
   'RESPONSE_TOO_LARGE',
   /** The stored message no longer yields the attachment its index record lists. */

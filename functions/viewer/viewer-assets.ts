@@ -5,7 +5,7 @@
 
 /** No inline script or style, nothing from elsewhere: the page runs only the script below. */
 export const SHELL_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export const SHELL_HTML = `<!doctype html>
 <html lang="en">
@@ -33,4 +33,5 @@ tr[aria-selected=true]{background:#e8f0fe}tbody tr{cursor:pointer}
 form{margin:0 0 .8rem}input[type=search]{width:28rem;padding:.35rem .5rem;font:inherit}
 mark{background:#fde68a}dl{display:grid;grid-template-columns:8rem 1fr;gap:.3rem 1rem;background:#fff;padding:1rem}
 dt{color:#5d6675}dd{margin:0}.excerpt{color:#5d6675;font-size:.9em}button{font:inherit;margin-top:.6rem}
+iframe#html{display:block;width:100%;max-width:60rem;height:32rem;border:1px solid #e3e6eb;background:#fff;margin:.6rem 0}
 pre#text{white-space:pre-wrap;background:#fff;padding:1rem;font:14px/1.5 ui-monospace,monospace;max-width:60rem}`;

@@ -146,6 +146,21 @@ function download(href, text) {
   return el('a', { href, textContent: text, download: '' });
 }
 
+/**
+ * The HTML part in a frame the server's policy sandboxes (no script, no form, nothing loaded from
+ * elsewhere); the frame's own sandbox attribute says the same again. Remote images only on request.
+ */
+async function htmlView(id) {
+  const src = '/messages/' + enc(id) + '/html';
+  const probe = await fetch(src, { method: 'HEAD' });
+  if (!probe.ok) return [];
+  const frame = el('iframe', { id: 'html', src, title: 'HTML part', referrerPolicy: 'no-referrer' });
+  frame.setAttribute('sandbox', 'allow-popups allow-popups-to-escape-sandbox');
+  const remote = el('button', { id: 'remote-images', textContent: 'Show images from other sites' });
+  remote.addEventListener('click', () => { frame.src = src + '?images=remote'; remote.remove(); });
+  return [remote, frame];
+}
+
 async function showMessage(id) {
   const [m, body] = await Promise.all([api('/messages/' + enc(id)), api('/messages/' + enc(id) + '/text')]);
   const people = (list) => list.map((a) => (a.name ? a.name + ' <' + a.address + '>' : a.address)).join(', ');
@@ -157,9 +172,11 @@ async function showMessage(id) {
   const dl = el('dl', { id: 'message' });
   for (const [name, value] of fields) if (value) dl.append(el('dt', { textContent: name }), el('dd', { textContent: value }));
   const attachments = el('ul', { id: 'attachments' }, ...m.attachments.map((a) => el('li', {}, download('/messages/' + enc(id) + '/attachments/' + a.index, a.filename || '(unnamed ' + a.contentType + ')'), ' ' + a.octets + ' bytes')));
+  const html = await htmlView(id);
   main.replaceChildren(
     el('h2', { textContent: m.subject || '(no subject)' }),
     dl,
+    ...html,
     el('pre', { id: 'text', textContent: body.text + (body.truncated ? '\\n[…]' : '') }),
     attachments,
     el('p', {}, download('/messages/' + enc(id) + '/raw', 'Raw message (.eml)')),

@@ -131,6 +131,19 @@ const TABLE: Record<string, Record<number, Entry>> = {
     400: { why: 'an id this API did not issue', send: send('/messages/%21') },
     404: { why: 'no such message', send: () => app.request(`/messages/${missingId()}`) },
   },
+  '/messages/{id}/html': {
+    ...common('/messages/{id}/html', true),
+    400: { why: 'images=bogus', send: () => app.request(`/messages/${id()}/html?images=bogus`) },
+    404: { why: 'no such message', send: () => app.request(`/messages/${missingId()}/html`) },
+  },
+  '/mailboxes/{mailboxId}/messages/{id}/html': {
+    ...common('/mailboxes/{mailboxId}/messages/{id}/html', true),
+    400: { why: 'a mailbox id that cannot be one', send: send('/mailboxes/.x/messages/abc/html') },
+    404: {
+      why: 'an id of another mailbox',
+      send: () => app.request(`/mailboxes/home/messages/${id()}/html`),
+    },
+  },
   '/messages/{id}/text': {
     ...common('/messages/{id}/text', true),
     400: { why: 'an id this API did not issue', send: send('/messages/%21/text') },

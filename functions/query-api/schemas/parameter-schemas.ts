@@ -133,6 +133,20 @@ function dateBound(name: 'since' | 'until', description: string) {
 
 export const NoQuery = queryOf({});
 
+/** How /html treats images from other hosts: blocked unless the reader asks for them. */
+export const HtmlQuery = queryOf({
+  images: readBy((value) => {
+    if (value === 'embedded' || value === 'remote') return value;
+    throw new ApiError(
+      400,
+      'INVALID_PARAMETER',
+      'images must be "embedded" (the default: only images inside the message) or "remote"',
+    );
+  })
+    .optional()
+    .openapi({ type: 'string', enum: ['embedded', 'remote'], default: 'embedded' }),
+});
+
 export const MessageListQuery = queryOf({
   since: dateBound(
     'since',
