@@ -2,6 +2,7 @@ import type { ArchiveErrorCode } from '../archive/errors.js';
 import type { CredentialsErrorCode } from '../credentials/credentials-provider.js';
 import type { Pop3ErrorCode } from '../pop3/errors.js';
 import type { SpoolLimitCode } from '../pull/message-spool.js';
+import type { SearchErrorCode } from '../search/search-query-error.js';
 
 /**
  * What a failure is about, for whoever decides what to do next (an exit code, an alarm, a metric):
@@ -24,6 +25,7 @@ export type ErrorCode =
   | CredentialsErrorCode
   | SpoolLimitCode
   | RunErrorCode
+  | SearchErrorCode
   | 'INVALID_EVENT'
   /** Anything that is not a popvault error: a programming error, or a dependency's surprise. */
   | 'INTERNAL_ERROR';
@@ -64,6 +66,8 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, CodeTraits>> = {
   CAPABILITY_MISSING: permanent('config'),
   INSECURE_REFUSED: permanent('config'),
   INVALID_EVENT: permanent('config'),
+  // A query string the user typed: they fix it, as they would a setting; retrying reads it again.
+  INVALID_QUERY: permanent('config'),
 
   SYS_PERM: permanent('server'),
   COMMAND_FAILED: permanent('server'),

@@ -42,6 +42,8 @@ export interface SearchTerm {
   /** The words of a phrase in order (one word for a bare word). */
   words: string[];
   negated: boolean;
+  /** `word*`: the last word matches any word it begins (absent means false). */
+  prefix?: boolean;
 }
 
 /** A query string after parsing (search-query.ts); every condition must hold. */
