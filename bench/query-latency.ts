@@ -96,6 +96,7 @@ function generated(i: number): { raw: Buffer; record: Omit<MessageRecord, 'rawKe
       snippet: body.slice(0, 200),
       parseError: null,
       parserVersion: PARSER_VERSION,
+      textTruncated: false,
       octets: raw.length,
       sha256: createHash('sha256').update(raw).digest('hex'),
       archivedAt: new Date(date.getTime() + 60_000).toISOString(),

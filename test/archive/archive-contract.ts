@@ -340,6 +340,7 @@ export function makeRecord(
     snippet: 'First line\r\nsecond line',
     parseError: null,
     parserVersion: 1 + (n % 7),
+    textTruncated: n % 2 === 0,
     messageKey: `uidl-${n}`,
     uidl: `uidl-${n}`,
     octets: 4096 + n,

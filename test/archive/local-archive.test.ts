@@ -84,6 +84,12 @@ function bufferInput(mailboxId: string, data: Buffer): RawPutInput {
   };
 }
 
+/** Takes a current file back to before search (schema version 3): no text tables, no text_truncated. */
+function dropSearch(db: Database.Database): void {
+  db.exec('DROP TABLE search_text; DROP TABLE search_docs');
+  db.exec('ALTER TABLE messages DROP COLUMN text_truncated');
+}
+
 function permissions(path: string): number {
   return statSync(path).mode & 0o777;
 }
@@ -238,7 +244,19 @@ describe('SqliteMessageIndex: the file', () => {
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
         .pluck()
         .all();
-      expect(tables).toEqual(['leases', 'mailboxes', 'messages', 'runs']);
+      expect(tables).toEqual([
+        'leases',
+        'mailboxes',
+        'messages',
+        'runs',
+        'search_docs',
+        'search_text',
+        'search_text_config',
+        'search_text_content',
+        'search_text_data',
+        'search_text_docsize',
+        'search_text_idx',
+      ]);
     } finally {
       file.close();
     }
@@ -318,6 +336,7 @@ describe('SqliteMessageIndex: the file', () => {
     before.close();
     // Back to schema version 1, as popvault wrote it before RunSession (and parser versions).
     const db = new Database(path);
+    dropSearch(db);
     db.exec('ALTER TABLE messages DROP COLUMN parser_version');
     db.exec('ALTER TABLE runs DROP COLUMN session_json');
     db.pragma('user_version = 1');
@@ -337,6 +356,7 @@ describe('SqliteMessageIndex: the file', () => {
     before.close();
     // Back to schema version 2, as popvault wrote it before parser versions.
     const db = new Database(path);
+    dropSearch(db);
     db.exec('ALTER TABLE messages DROP COLUMN parser_version');
     db.pragma('user_version = 2');
     db.close();

@@ -147,6 +147,7 @@ describe('fixtures: real-shaped mail', () => {
         'Hi Bob, Are you free for lunch on Thursday? The new place on Main Street opens at noon. Cheers, Alice',
       parseError: null,
       parserVersion: PARSER_VERSION,
+      textTruncated: false,
     });
   });
 
@@ -313,6 +314,7 @@ describe('fixtures: real-shaped mail', () => {
       snippet: '',
       parseError: null,
       parserVersion: PARSER_VERSION,
+      textTruncated: false,
     });
   });
 

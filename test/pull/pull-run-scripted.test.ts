@@ -432,7 +432,8 @@ describe('pull run: mail that cannot be parsed', () => {
           callback(new Error('parser exploded'));
         },
       });
-      return { sink, metadata: Promise.reject(new Error('parser exploded')) };
+      const exploded = Promise.reject(new Error('parser exploded'));
+      return { sink, metadata: exploded, text: exploded };
     };
     const run = await runPull(
       scriptedPull(server, a.clock.ms),

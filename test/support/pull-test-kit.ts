@@ -30,7 +30,7 @@ export function countingParser(): MessageParser {
       callback();
     },
   });
-  return { sink, metadata };
+  return { sink, metadata, text: metadata.then(() => ({ body: '', truncated: false })) };
 }
 
 /** A clock the test moves; `tick` is added on every read when set, to model time passing per step. */

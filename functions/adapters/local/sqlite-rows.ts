@@ -40,6 +40,7 @@ export interface MessageRow {
   snippet: string;
   parse_error: string | null;
   parser_version: number;
+  text_truncated: number;
   uidl: string | null;
   octets: number;
   sha256: string;
@@ -98,6 +99,7 @@ export function toRow(record: MessageRecord): MessageRow {
     parse_error: record.parseError,
     // A record from code that predates parser versions has none: it is stored as unversioned.
     parser_version: record.parserVersion ?? UNVERSIONED_PARSER,
+    text_truncated: record.textTruncated ? 1 : 0,
     uidl: record.uidl,
     octets: record.octets,
     sha256: record.sha256,
@@ -145,6 +147,7 @@ export function messageFromRow(row: MessageRow): MessageRecord {
       snippet: row.snippet,
       parseError: row.parse_error,
       parserVersion: row.parser_version,
+      textTruncated: flag(row.text_truncated),
       mailboxId: row.mailbox_id,
       messageKey: row.message_key,
       uidl: row.uidl,

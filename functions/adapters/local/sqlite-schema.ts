@@ -10,6 +10,7 @@ import { closeSync, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ArchiveError, type ArchiveErrorCode } from '../../core/archive/errors.js';
+import { SEARCH_SCHEMA } from '../../core/search/fts5-index.js';
 
 /** Mail is private: the index is its owner's alone, like the directory it lives in. */
 export const DATABASE_FILE_MODE = 0o600;
@@ -93,6 +94,13 @@ const MIGRATIONS: readonly string[] = [
   // UNVERSIONED_PARSER (0).
   `
   ALTER TABLE messages ADD COLUMN parser_version INTEGER NOT NULL DEFAULT 0;
+  `,
+  // Full-text search: the FTS5 tables (core/search/fts5-index.ts), and whether a record's text was
+  // cut at MAX_INDEXED_TEXT_LENGTH. Older records read back as not cut; their text is not indexed
+  // until `popvault reindex` reads it from their raw message.
+  `
+  ALTER TABLE messages ADD COLUMN text_truncated INTEGER NOT NULL DEFAULT 0;
+  ${SEARCH_SCHEMA}
   `,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -25,6 +25,7 @@ export const MESSAGE_COLUMNS = [
   'snippet',
   'parse_error',
   'parser_version',
+  'text_truncated',
   'uidl',
   'octets',
   'sha256',

@@ -75,6 +75,11 @@ export interface MessageMetadata {
    * for a record written before versions were recorded.
    */
   parserVersion: number;
+  /**
+   * True when the message's text reached the search index's limit (MAX_INDEXED_TEXT_LENGTH): words
+   * past it are not found. False for records written before text was kept.
+   */
+  textTruncated: boolean;
 }
 
 export interface MessageRecord extends MessageMetadata {

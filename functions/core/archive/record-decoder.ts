@@ -171,6 +171,8 @@ export function decodeMessage(r: FieldReader): MessageRecord {
     parseError: r.nullableString('parseError'),
     // Records written before records carried a parser version read back as unversioned.
     parserVersion: r.has('parserVersion') ? r.number('parserVersion') : UNVERSIONED_PARSER,
+    // Records written before the text was kept for search read back as not cut.
+    textTruncated: r.has('textTruncated') ? r.boolean('textTruncated') : false,
     mailboxId: r.string('mailboxId'),
     messageKey: r.string('messageKey'),
     uidl: r.nullableString('uidl'),

@@ -17,4 +17,5 @@ export const EMPTY_METADATA: Readonly<MessageMetadata> = Object.freeze({
   parseError: null,
   // Nothing read is still this version's reading: a later parser may read more of the message.
   parserVersion: PARSER_VERSION,
+  textTruncated: false,
 });

@@ -112,6 +112,26 @@ export const MAX_PARSED_OCTETS = 64 * 1024 * 1024;
  */
 export const MAX_HTML_SNIPPET_SOURCE = 256 * 1024;
 
+/**
+ * Text kept per message for the search index (text/plain parts, or HTML reduced to text), in UTF-16
+ * code units after whitespace is collapsed. Mail people write, long quoted threads included, is a
+ * few to some tens of KB of text; a body past 128 Ki characters is a log, a report or a pasted
+ * document whose searchable words its first 128 Ki characters already hold. It bounds the memory
+ * each message in flight holds for it (256 KB) and the size of its row in the index (at most 384 KB
+ * of UTF-8), and is never part of the record: MAX_METADATA_JSON_OCTETS does not count it.
+ * `textTruncated` records that a message reached it.
+ */
+export const MAX_INDEXED_TEXT_LENGTH = 128 * 1024;
+
+/**
+ * HTML held to reduce to text for the index, when a message has no plain text (UTF-16 code units, up
+ * to 1 MB of memory per message in flight). HTML is held whole because its text is found only once
+ * the markup around it has been seen; newsletters are 20-200 KB of it, mostly markup, so 512 Ki
+ * units reach the end of nearly all of them. The snippet reads only the first
+ * MAX_HTML_SNIPPET_SOURCE of the same string.
+ */
+export const MAX_INDEXED_HTML_SOURCE = 512 * 1024;
+
 /** JSON octets of one worst-case string: every unit a 3-byte character, plus its quotes. */
 function stringOctets(length: number): number {
   return 3 * length + 2;
@@ -143,6 +163,8 @@ export const WORST_CASE_METADATA_JSON_OCTETS =
   stringOctets(MAX_PARSE_ERROR_LENGTH) +
   // "parserVersion":N,
   '"parserVersion":,'.length +
+  // "textTruncated":false,
+  '"textTruncated":false,'.length +
   16 +
   // keys, brackets, booleans
   256;

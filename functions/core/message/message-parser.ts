@@ -6,9 +6,10 @@
  * with what was extracted and the reason in `parseError`.
  *
  * The work streams: each chunk is scanned for structure (mime-scanner.ts), attachment bodies are
- * decoded and hashed as they pass, and text is decoded only as far as the snippet needs. Memory per
- * message is the largest header block, a few held-back octets per decoder, the HTML held for the
- * snippet, and the queue of input views waiting for their turn (PARSE_QUEUE_OCTETS).
+ * decoded and hashed as they pass, and text is decoded only as far as the snippet and the search
+ * index need (MAX_INDEXED_TEXT_LENGTH). Memory per message is the largest header block, a few
+ * held-back octets per decoder, the text kept for the index, the HTML held to reduce to text, and
+ * the queue of input views waiting for their turn (PARSE_QUEUE_OCTETS).
  *
  * What is read raw rather than decoded, and why:
  * - the Date: parsed here from the raw header (message-date.ts), never replaced by the current time;
@@ -18,6 +19,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { AttachmentSummary, MessageMetadata } from '../archive/ports.js';
+import type { MessageText } from '../search/search-ports.js';
 import { type AddressLists, collectAddresses } from './addresses.js';
 import { bound, cleanText, wellFormed } from './bounded-text.js';
 import { sanitizeContentType } from './content-types.js';
@@ -57,11 +59,17 @@ export interface MessageParser {
   sink: Writable;
   /** Resolves once the sink has ended (or been destroyed) and parsing has settled. Never rejects. */
   metadata: Promise<MessageMetadata>;
+  /**
+   * The decoded text for the search index, bounded (see snippet-sources.ts); resolves with the
+   * metadata, its `truncated` equal to the metadata's `textTruncated`. Never rejects: a message that
+   * fails to parse has the text read before the failure.
+   */
+  text: Promise<MessageText>;
 }
 
 export function createMessageParser(): MessageParser {
   const run = new ParseRun();
-  return { sink: run.sink, metadata: run.metadata };
+  return { sink: run.sink, metadata: run.metadata, text: run.text };
 }
 
 /**
@@ -125,9 +133,11 @@ type Mode =
 class ParseRun implements ScanListener {
   readonly sink: Writable;
   readonly metadata: Promise<MessageMetadata>;
+  readonly text: Promise<MessageText>;
 
   readonly #scanner = new MimeScanner(this);
   #resolve: (metadata: MessageMetadata) => void = () => {};
+  #resolveText: (text: MessageText) => void = () => {};
   #mode: Mode = 'parsing';
   #settled = false;
   #inputEnded = false;
@@ -153,6 +163,9 @@ class ParseRun implements ScanListener {
   constructor() {
     this.metadata = new Promise<MessageMetadata>((resolve) => {
       this.#resolve = resolve;
+    });
+    this.text = new Promise<MessageText>((resolve) => {
+      this.#resolveText = resolve;
     });
     this.sink = new Writable({
       // Parsing runs in its own turn of the event loop rather than inside the caller's write, so
@@ -215,6 +228,7 @@ class ParseRun implements ScanListener {
   #cut(): void {
     this.#mode = 'cut';
     this.#attachmentsTruncated = true;
+    this.#snippet.markCut();
     this.#attachment = null;
     const text = this.#text;
     this.#text = null;
@@ -326,11 +340,16 @@ class ParseRun implements ScanListener {
     this.#mode = 'done';
     let date: string | null = null;
     let snippet = '';
+    let text: MessageText = { body: '', truncated: false };
     try {
       if (this.#dateHeader !== null) date = parseMessageDate(this.#dateHeader);
       snippet = this.#snippet.snippet();
+      text = this.#snippet.text();
     } catch {
       // metadata must resolve whatever happens; an unparsed date is null, as documented
+    }
+    if (text.body === '' && this.#strayHeaderText !== '') {
+      text = { body: this.#strayHeaderText, truncated: text.truncated };
     }
     this.#resolve({
       messageId: this.#messageId,
@@ -346,6 +365,8 @@ class ParseRun implements ScanListener {
       snippet: snippet !== '' ? snippet : this.#strayHeaderText,
       parseError: this.#parseError,
       parserVersion: PARSER_VERSION,
+      textTruncated: text.truncated,
     });
+    this.#resolveText(text);
   }
 }

@@ -1,16 +1,25 @@
 /**
- * Where the snippet comes from: the message's plain text parts, else its HTML parts, read the way
- * mailparser assembled its `text` and `html` (text/plain and message/delivery-status parts in order,
- * with the header summary of each embedded message; HTML the same way). Only what the snippet needs is
- * decoded: plain text until the snippet is full, HTML up to MAX_HTML_SNIPPET_SOURCE and only while no
- * plain text has yielded a snippet. Nothing else of a text body is held.
+ * Where the snippet and the indexed text come from: the message's plain text parts, else its HTML
+ * parts, read the way mailparser assembled its `text` and `html` (text/plain and
+ * message/delivery-status parts in order, with the header summary of each embedded message; HTML the
+ * same way). Plain text is decoded as it arrives, up to MAX_INDEXED_TEXT_LENGTH, and feeds both the
+ * snippet (its first SNIPPET_LENGTH) and the indexed text. HTML is held, up to
+ * MAX_INDEXED_HTML_SOURCE and only while no plain text has yielded any, and reduced to text at the
+ * end: the snippet reads its first MAX_HTML_SNIPPET_SOURCE units, the index all of it. When a
+ * message has both, the plain text is indexed alone: the two are alternatives of one text, and
+ * indexing both would count every word twice.
  */
 import { TextDecoder } from 'node:util';
+import type { MessageText } from '../search/search-ports.js';
 import { bodyEncodingFor } from './charsets.js';
 import type { EmbeddedSummary } from './embedded-summary.js';
 import { FlowedText } from './flowed-text.js';
 import { addHtmlText } from './html-text.js';
-import { MAX_HTML_SNIPPET_SOURCE } from './message-limits.js';
+import {
+  MAX_HTML_SNIPPET_SOURCE,
+  MAX_INDEXED_HTML_SOURCE,
+  MAX_INDEXED_TEXT_LENGTH,
+} from './message-limits.js';
 import type { MimePart } from './mime-part.js';
 import { SnippetBuilder } from './snippet.js';
 
@@ -24,26 +33,42 @@ export interface TextPartSink {
 
 export class SnippetSources {
   readonly #plain = new SnippetBuilder();
+  readonly #indexed = new SnippetBuilder(MAX_INDEXED_TEXT_LENGTH);
   #sawPlain = false;
   #sawHtml = false;
   #html = '';
+  /** HTML reached MAX_INDEXED_HTML_SOURCE: what followed was not kept. */
+  #htmlCut = false;
+  /** Input stopped before the message's end (MAX_PARSED_OCTETS). */
+  #cut = false;
 
   get #htmlWanted(): boolean {
-    return (
-      this.#html.length < MAX_HTML_SNIPPET_SOURCE && !(this.#sawPlain && this.#plain.value() !== '')
-    );
+    return this.#html.length < MAX_INDEXED_HTML_SOURCE && !(this.#sawPlain && !this.#indexed.empty);
   }
 
   /** An embedded message begins: its header summary goes into both texts, as mailparser put it. */
   addEmbeddedSummary(summary: EmbeddedSummary): void {
     if (summary.text !== '') {
-      this.#plain.add(summary.text);
+      this.#addPlain(summary.text);
       this.#addHtml(`<br/>\n${summary.html}`);
     }
   }
 
+  /** The parser stopped reading the message at a limit: the text is cut there. */
+  markCut(): void {
+    this.#cut = true;
+  }
+
+  #addPlain(text: string): void {
+    if (!this.#plain.full) this.#plain.add(text);
+    this.#indexed.add(text);
+  }
+
   #addHtml(html: string): void {
-    if (this.#htmlWanted) this.#html += html.slice(0, MAX_HTML_SNIPPET_SOURCE - this.#html.length);
+    if (!this.#htmlWanted) return;
+    const room = MAX_INDEXED_HTML_SOURCE - this.#html.length;
+    if (html.length > room) this.#htmlCut = true;
+    this.#html += html.slice(0, room);
   }
 
   /** A sink for a text part (role 'plain' or 'html'). */
@@ -62,20 +87,20 @@ export class SnippetSources {
       };
     }
     this.#sawPlain = true;
-    const plain = this.#plain;
-    plain.add('\n');
-    const flowed = part.flowed ? new FlowedText(part.delSp, (text) => plain.add(text)) : null;
+    const indexed = this.#indexed;
+    this.#addPlain('\n');
+    const flowed = part.flowed ? new FlowedText(part.delSp, (text) => this.#addPlain(text)) : null;
     const add = (text: string) => {
-      if (flowed === null) plain.add(text);
+      if (flowed === null) this.#addPlain(text);
       else flowed.write(text);
     };
     return {
       get wanted() {
-        return !plain.full;
+        return !indexed.full;
       },
       write: (octets) => add(decoder.decode(octets, { stream: true })),
       end: () => {
-        if (plain.full) return;
+        if (indexed.full) return;
         add(decoder.decode());
         flowed?.end();
       },
@@ -87,7 +112,22 @@ export class SnippetSources {
     const plain = this.#sawPlain ? this.#plain.value() : '';
     if (plain !== '' || !this.#sawHtml) return plain;
     const fromHtml = new SnippetBuilder();
-    addHtmlText(this.#html, fromHtml);
+    addHtmlText(this.#html.slice(0, MAX_HTML_SNIPPET_SOURCE), fromHtml);
     return fromHtml.value();
+  }
+
+  /**
+   * The text for the search index, chosen as the snippet is. `truncated` when a limit cut it: the
+   * text reached MAX_INDEXED_TEXT_LENGTH, the HTML MAX_INDEXED_HTML_SOURCE, or the parser stopped
+   * reading the message.
+   */
+  text(): MessageText {
+    const plain = this.#sawPlain ? this.#indexed.value() : '';
+    if (plain !== '' || !this.#sawHtml) {
+      return { body: plain, truncated: this.#cut || this.#indexed.full };
+    }
+    const fromHtml = new SnippetBuilder(MAX_INDEXED_TEXT_LENGTH);
+    addHtmlText(this.#html, fromHtml);
+    return { body: fromHtml.value(), truncated: this.#cut || this.#htmlCut || fromHtml.full };
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The snippet: the start of a message's text, whitespace collapsed, for list views. Text is added in
- * pieces as it is decoded, so a word or a run of whitespace split between pieces comes out the same as
+ * The snippet: the start of a message's text, whitespace collapsed, for list views (and, with a longer
+ * limit, the text kept for the search index). Text is added in pieces as it is decoded, so a word or a run of whitespace split between pieces comes out the same as
  * if the text had been added whole.
  */
 import { bound, wellFormed } from './bounded-text.js';
@@ -15,8 +15,16 @@ export class SnippetBuilder {
   #out = '';
   #space = false;
 
+  /** `limit`: code units kept; the indexed text (snippet-sources.ts) is built the same way, longer. */
+  constructor(readonly limit: number = SNIPPET_LENGTH) {}
+
+  /** Nothing but whitespace was added (cheap, unlike value() !== ''). */
+  get empty(): boolean {
+    return this.#out.length === 0;
+  }
+
   get full(): boolean {
-    return this.#out.length >= SNIPPET_LENGTH;
+    return this.#out.length >= this.limit;
   }
 
   add(text: string): void {
@@ -32,6 +40,6 @@ export class SnippetBuilder {
   }
 
   value(): string {
-    return bound(wellFormed(this.#out), SNIPPET_LENGTH);
+    return bound(wellFormed(this.#out), this.limit);
   }
 }

@@ -5,6 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { MessageMetadata, RawSource } from '../archive/ports.js';
 import { PopvaultError } from '../errors/popvault-error.js';
 import type { MessageParser } from '../message/message-parser.js';
+import type { MessageText } from '../search/search-ports.js';
 
 export type { MessageParser };
 
@@ -16,6 +17,8 @@ export interface SpooledMessage {
   lineEnds: number;
   source: RawSource;
   metadata: Promise<MessageMetadata>;
+  /** The text the parser kept for the search index, read in the same pass (never a second read). */
+  text: Promise<MessageText>;
   /** Removes the spool file, if any. Safe to call more than once. */
   cleanup(): Promise<void>;
 }
@@ -193,6 +196,7 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
     lineEnds,
     source,
     metadata: parser.metadata,
+    text: parser.text,
     cleanup,
   };
 }

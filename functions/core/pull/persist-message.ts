@@ -1,6 +1,7 @@
 import type { MessageIndex, MessageMetadata, MessageRecord, RawStore } from '../archive/ports.js';
 import { classifyError } from '../errors/popvault-error.js';
 import { EMPTY_METADATA } from '../message/empty-metadata.js';
+import type { MessageText } from '../search/search-ports.js';
 import type { SpooledMessage } from './message-spool.js';
 import type { ListedMessage } from './plan-retrieval.js';
 
@@ -40,6 +41,8 @@ export async function persistMessage(
         parseError: `parser failed: ${classifyError(err).message.slice(0, 200)}`,
       }),
     );
+    // A parser that failed still leaves the message archived; it is searchable by its record alone.
+    const text = await spooled.text.catch((): MessageText => ({ body: '', truncated: false }));
     const record: MessageRecord = {
       ...metadata,
       mailboxId: target.mailboxId,
@@ -52,14 +55,14 @@ export async function persistMessage(
       runId: target.runId,
       deletedFromServerAt: null,
     };
-    const first = await target.index.putMessage(record);
+    const first = await target.index.putMessage(record, text);
     if (first.created) return { ok: true, messageKey: label, created: true, variant: false };
     if (first.existing.sha256 === spooled.sha256) {
       return { ok: true, messageKey: first.existing.messageKey, created: false, variant: false };
     }
     // The UIDL already names other bytes (a reused or duplicated UIDL): keep both, apart.
     const variantKey = `${label}#sha256:${spooled.sha256}`;
-    const second = await target.index.putMessage({ ...record, messageKey: variantKey });
+    const second = await target.index.putMessage({ ...record, messageKey: variantKey }, text);
     return { ok: true, messageKey: variantKey, created: second.created, variant: true };
   } catch (error) {
     return { ok: false, label, error };
