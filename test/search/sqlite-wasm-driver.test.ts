@@ -51,3 +51,15 @@ describe('sqlite-wasm driver', () => {
     ).rejects.toThrow(/could not open a search segment of 21 octets/);
   });
 });
+
+describe('sqlite-wasm driver, bytes as Node hands them over', () => {
+  it('opens a segment held in a Buffer (what readFile and the SDK return)', async () => {
+    const db = await createWasmDatabase();
+    db.driver.exec('CREATE TABLE t (k TEXT)');
+    const bytes = Buffer.from(db.export());
+    db.close();
+    const reopened = await openWasmDatabase(bytes);
+    expect(reopened.driver.all('SELECT count(*) AS n FROM t', [])).toEqual([{ n: 0 }]);
+    reopened.close();
+  });
+});

@@ -14,6 +14,7 @@ import type {
   PutMessageResult,
   RunRecord,
 } from '../../core/archive/ports.js';
+import { searchDocumentOf } from '../../core/search/search-document.js';
 import type { MessageText, SearchDocument } from '../../core/search/search-ports.js';
 import type { S3SearchObjects } from './s3-search-objects.js';
 import { pendingKey } from './search-keys.js';
@@ -24,6 +25,13 @@ export type DocumentBuilder = (
   record: MessageRecord,
   text: MessageText | undefined,
 ) => SearchDocument;
+
+/**
+ * The shared document of a record; a record written without text (a caller that passes none) is
+ * still found by subject, addresses and attachment names until `popvault reindex` adds its body.
+ */
+export const journalDocument: DocumentBuilder = (record, text) =>
+  searchDocumentOf(record, text ?? { body: '', truncated: false });
 
 export class SearchJournalIndex implements PullIndex {
   readonly #inner: PullIndex;

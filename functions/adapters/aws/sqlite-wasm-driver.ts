@@ -88,7 +88,11 @@ export async function openWasmDatabase(bytes: Uint8Array): Promise<WasmDatabase>
   const sqlite3 = await loadSqliteWasm();
   const db = new sqlite3.oo1.DB(':memory:');
   const { capi, wasm } = sqlite3;
-  const pointer = wasm.allocFromTypedArray(bytes);
+  // allocFromTypedArray goes by the constructor: a Buffer (what fs and the SDK return) is refused,
+  // so pass a plain view of the same memory.
+  const pointer = wasm.allocFromTypedArray(
+    new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+  );
   const rc = capi.sqlite3_deserialize(
     db.pointer as number,
     'main',
