@@ -5,13 +5,14 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { LocalRawStore } from '../adapters/local/local-raw-store.js';
 import { SqliteMessageIndex } from '../adapters/local/sqlite-message-index.js';
-import type { MessageIndex, RawStore } from '../core/archive/ports.js';
+import type { RawStore } from '../core/archive/ports.js';
 import { CliError } from './cli-error.js';
 
 export interface LocalArchive {
   directory: string;
   rawStore: RawStore;
-  index: MessageIndex;
+  /** The records, their full-text search, and the backfill of text (`popvault reindex`). */
+  index: SqliteMessageIndex;
   /** Messages a pull into this archive persists at once (LOCAL_PERSIST_CONCURRENCY). */
   persistConcurrency: number;
   close(): void;

@@ -16,6 +16,7 @@ import { registerDownloadRoutes } from './routes/download-routes.js';
 import { registerMailboxRoutes } from './routes/mailbox-routes.js';
 import { registerMessageRoutes } from './routes/message-routes.js';
 import { registerOpenApiRoute } from './routes/openapi-route.js';
+import { registerSearchRoutes } from './routes/search-routes.js';
 import { validationHook } from './validation-hook.js';
 
 export type { QueryAppDeps } from './query-app-deps.js';
@@ -58,6 +59,7 @@ export function createQueryApp(deps: QueryAppDeps): QueryApi {
   const routeDeps: RouteDeps = {
     index: deps.index,
     store: deps.store,
+    search: deps.search,
     rawLink: deps.rawLink,
     logger,
     maxBodyOctets: deps.maxBodyOctets ?? Number.POSITIVE_INFINITY,
@@ -69,6 +71,7 @@ export function createQueryApp(deps: QueryAppDeps): QueryApi {
   registerMailboxRoutes(app, routeDeps);
   registerMessageRoutes(app, routeDeps);
   registerDownloadRoutes(app, routeDeps);
+  registerSearchRoutes(app, routeDeps);
 
   // Every path answers other methods with 405, not 404: the resource exists, the method does not.
   for (const path of declaredPaths(app)) {

@@ -40,6 +40,8 @@ export const API_ERROR_CODES = [
   'INVALID_CURSOR',
   /** A message id in the URL that is not one this API issued. */
   'INVALID_MESSAGE_ID',
+  /** A search query (`q`) that cannot be run: the message names the problem and the fix. */
+  'INVALID_QUERY',
   'MAILBOX_NOT_FOUND',
   'MESSAGE_NOT_FOUND',
   'ATTACHMENT_NOT_FOUND',
@@ -47,6 +49,8 @@ export const API_ERROR_CODES = [
   'RESPONSE_TOO_LARGE',
   /** The stored message no longer yields the attachment its index record lists. */
   'ATTACHMENT_UNREADABLE',
+  /** This deployment serves no search index (/search): nothing the client sends changes that. */
+  'SEARCH_UNAVAILABLE',
   /** The archive store is throttling or unreachable; retrying later should work. */
   'SERVICE_UNAVAILABLE',
   'INTERNAL',

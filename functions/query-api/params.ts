@@ -12,6 +12,9 @@ import {
   MAX_MESSAGE_ID_LENGTH,
   MAX_SUBJECT_LENGTH,
 } from '../core/message/message-limits.js';
+import type { SearchQuery } from '../core/search/search-ports.js';
+import { parseSearchQuery } from '../core/search/search-query.js';
+import { SearchQueryError } from '../core/search/search-query-error.js';
 import { ApiError } from './errors.js';
 
 /** Messages per page when the client does not say. */
@@ -22,6 +25,8 @@ export const DEFAULT_MESSAGE_LIMIT = 50;
  * payload after base64.
  */
 export const MAX_MESSAGE_LIMIT = 200;
+/** Search hits per page when the client does not say: a screenful. */
+export const DEFAULT_SEARCH_LIMIT = 20;
 /** Runs per listing when the client does not say: a few days of a typical schedule. */
 export const DEFAULT_RUN_LIMIT = 20;
 /** Runs per listing at most; a run record carries up to its bounded failure list, so keep it small. */
@@ -246,4 +251,16 @@ export function parseAttachmentIndex(value: string): number {
     throw invalid('attachment index', value, 'a 0-based decimal position (0, 1, 2, ...)');
   }
   return Number(value);
+}
+
+/** A search query (`q`), parsed; what makes it unusable is answered as INVALID_QUERY, named. */
+export function parseSearchParam(value: string): SearchQuery {
+  try {
+    return parseSearchQuery(value);
+  } catch (error) {
+    if (error instanceof SearchQueryError) {
+      throw new ApiError(400, 'INVALID_QUERY', `invalid query: ${error.message}`);
+    }
+    throw error;
+  }
 }

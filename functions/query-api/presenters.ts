@@ -5,6 +5,11 @@
  */
 import type { z } from '@hono/zod-openapi';
 import type { MailboxSummary, MessageRecord, RunRecord } from '../core/archive/ports.js';
+import {
+  type SearchHit,
+  SNIPPET_MARK_END,
+  SNIPPET_MARK_START,
+} from '../core/search/search-ports.js';
 import { encodeMessageRef } from './params.js';
 import type { Mailbox } from './schemas/mailbox-schemas.js';
 import {
@@ -13,6 +18,7 @@ import {
   type MessageListItem,
 } from './schemas/message-schemas.js';
 import type { Run } from './schemas/run-schemas.js';
+import type { ExcerptPart, SearchHit as SearchHitSchema } from './schemas/search-schemas.js';
 
 export function mailboxItem(summary: MailboxSummary): z.output<typeof Mailbox> {
   const run = summary.lastRun;
@@ -104,4 +110,20 @@ export function runItem(run: RunRecord): z.output<typeof Run> {
     failures: run.failures,
     session: run.session === null ? null : { ...run.session },
   };
+}
+
+/** A marked snippet as parts: the marks are control characters, no client should have to parse. */
+export function excerptParts(snippet: string): z.output<typeof ExcerptPart>[] {
+  const parts: z.output<typeof ExcerptPart>[] = [];
+  let match = false;
+  for (const piece of snippet.split(new RegExp(`([${SNIPPET_MARK_START}${SNIPPET_MARK_END}])`))) {
+    if (piece === SNIPPET_MARK_START) match = true;
+    else if (piece === SNIPPET_MARK_END) match = false;
+    else if (piece !== '') parts.push({ text: piece, match });
+  }
+  return parts;
+}
+
+export function searchHitItem(hit: SearchHit): z.output<typeof SearchHitSchema> {
+  return { ...listItem(hit.record), score: hit.rank, excerpt: excerptParts(hit.snippet) };
 }

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { ArchiveReader, RawStore } from '../core/archive/ports.js';
+import type { ArchiveSearch } from '../core/search/search-ports.js';
 import type { ApiLogger } from './errors.js';
 import type { MailboxAccess } from './mailbox-access.js';
 
@@ -11,6 +12,8 @@ import type { MailboxAccess } from './mailbox-access.js';
 export interface QueryAppDeps {
   index: ArchiveReader;
   store: RawStore;
+  /** Full-text search (/search); without it that route answers 501 SEARCH_UNAVAILABLE. */
+  search?: ArchiveSearch;
   /**
    * A short-lived URL for a raw object (in AWS: an S3 presigned GET). When given, /raw answers 302 to
    * it, so large messages never pass through the API (Lambda could not return them anyway).
@@ -45,6 +48,7 @@ export type QueryApi = OpenAPIHono<AppEnv>;
 export interface RouteDeps {
   index: ArchiveReader;
   store: RawStore;
+  search: ArchiveSearch | undefined;
   rawLink: ((rawKey: string) => Promise<string>) | undefined;
   logger: ApiLogger;
   maxBodyOctets: number;

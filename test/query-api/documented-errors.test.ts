@@ -16,15 +16,16 @@ import {
 import { forbidden } from '../../functions/query-api/errors.js';
 import { encodeMessageRef } from '../../functions/query-api/params.js';
 import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
+import { SearchableMemoryIndex } from '../support/memory-search.js';
 import { documentReader, type OpenApiDocument, servedDocument } from './openapi-kit.js';
 import { fixture, RecordingLogger, seed } from './query-api-kit.js';
 
-const index = new MemoryMessageIndex();
+const index = new SearchableMemoryIndex();
 const store = new MemoryRawStore();
 const logger = new RecordingLogger();
 
 function appWith(overrides: Partial<QueryAppDeps> = {}): QueryApp {
-  return createQueryApp({ index, store, logger, ...overrides });
+  return createQueryApp({ index, store, search: index, logger, ...overrides });
 }
 
 /** An index whose every call fails with `error`. */
@@ -115,6 +116,15 @@ const TABLE: Record<string, Record<number, Entry>> = {
   '/messages': {
     ...common('/messages?messageId=a@b', true),
     400: { why: 'no messageId', send: send('/messages') },
+  },
+  '/search': {
+    ...common('/search?q=invoice', true),
+    400: { why: 'an unbalanced quote', send: send('/search?q=%22march') },
+    404: { why: 'no such mailbox', send: send('/search?q=invoice&mailbox=none') },
+    501: {
+      why: 'a deployment without a search index',
+      send: send('/search?q=invoice', appWith({ search: undefined })),
+    },
   },
   '/messages/{id}': {
     ...common('/messages/{id}', true),

@@ -64,7 +64,8 @@ export async function seed(archive: Archive, input: SeedInput): Promise<MessageR
     deletedFromServerAt: null,
   };
   const stored = input.edit?.(record) ?? record;
-  await archive.index.putMessage(stored);
+  // With its text, as the pull run writes it: an index that searches indexes it.
+  await archive.index.putMessage(stored, await parser.text);
   return stored;
 }
 

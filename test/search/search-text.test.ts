@@ -35,6 +35,10 @@ describe('searchableText', () => {
     }
   });
 
+  it('writes ß as ss, so Grüße is found as grusse', () => {
+    expect(searchableText('Grüße, STRAẞE')).toBe('Grüsse, STRASSE');
+  });
+
   it('separates CJK from adjacent Latin and folds full-width forms', () => {
     expect(searchableText('iPhone用のＡＢＣ１２３').trim().split(/\s+/u)).toEqual([
       'iPhone',

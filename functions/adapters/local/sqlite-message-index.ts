@@ -42,6 +42,13 @@ import type {
   RunRecord,
 } from '../../core/archive/ports.js';
 import { requireSortableIso } from '../../core/archive/sort-date.js';
+import { withRecords } from '../../core/search/search-page.js';
+import type {
+  ArchiveSearch,
+  MessageText,
+  SearchPage,
+  SearchRequest,
+} from '../../core/search/search-ports.js';
 import { planListing, readListing } from './sqlite-listing.js';
 import {
   leaseFromRow,
@@ -55,6 +62,7 @@ import {
 } from './sqlite-rows.js';
 import { migrate, openDatabase, toArchiveError } from './sqlite-schema.js';
 import { type Listing, prepareStatements, type Statements } from './sqlite-statements.js';
+import { SqliteTextIndex, type TextlessPosition } from './sqlite-text-index.js';
 
 export { DATABASE_DIRECTORY_MODE, DATABASE_FILE_MODE, SCHEMA_VERSION } from './sqlite-schema.js';
 
@@ -86,14 +94,16 @@ export type SqliteMessageIndexOptions = (
  */
 const GROUP_COMMIT_WINDOW_MS = 4;
 
-export class SqliteMessageIndex implements MessageIndex {
+export class SqliteMessageIndex implements MessageIndex, ArchiveSearch {
   readonly #db: Database.Database;
   readonly #owned: boolean;
   readonly #scannedRowsPerCall: number;
   readonly #statements: Statements;
+  readonly #text: SqliteTextIndex;
   readonly #pendingPuts: Array<{
     record: MessageRecord;
     row: ReturnType<typeof toRow>;
+    text: MessageText | undefined;
     resolve: (result: PutMessageResult) => void;
     reject: (error: unknown) => void;
   }> = [];
@@ -114,6 +124,7 @@ export class SqliteMessageIndex implements MessageIndex {
       this.#db.pragma('synchronous = FULL');
       migrate(this.#db);
       this.#statements = prepareStatements(this.#db);
+      this.#text = new SqliteTextIndex(this.#db);
     } catch (error) {
       if (this.#owned) this.#db.close();
       throw toArchiveError(error, 'open');
@@ -128,12 +139,13 @@ export class SqliteMessageIndex implements MessageIndex {
   /**
    * Group commit: puts that arrive within GROUP_COMMIT_WINDOW_MS of each other share one transaction
    * and so one fsync, yet each resolves only after the commit that holds it, so "acknowledged" still
-   * means "durable".
+   * means "durable". A created record's text is indexed in the same transaction; a record put
+   * without text is left for `popvault reindex`, which finds it by its missing text.
    */
-  async putMessage(record: MessageRecord): Promise<PutMessageResult> {
+  async putMessage(record: MessageRecord, text?: MessageText): Promise<PutMessageResult> {
     const row = toRow(record);
     return new Promise<PutMessageResult>((resolve, reject) => {
-      this.#pendingPuts.push({ record, row, resolve, reject });
+      this.#pendingPuts.push({ record, row, text, resolve, reject });
       if (this.#flushQueued) return;
       this.#flushQueued = true;
       setTimeout(() => this.#flushPuts(), GROUP_COMMIT_WINDOW_MS);
@@ -146,9 +158,7 @@ export class SqliteMessageIndex implements MessageIndex {
     let results: PutMessageResult[];
     try {
       results = this.#run('putMessage', () =>
-        this.#db
-          .transaction(() => batch.map((put) => this.#putOne(put.record, put.row)))
-          .immediate(),
+        this.#db.transaction(() => batch.map((put) => this.#putOne(put))).immediate(),
       );
     } catch (error) {
       if (batch.length === 1) {
@@ -160,7 +170,7 @@ export class SqliteMessageIndex implements MessageIndex {
         try {
           put.resolve(
             this.#run('putMessage', () =>
-              this.#db.transaction(() => this.#putOne(put.record, put.row)).immediate(),
+              this.#db.transaction(() => this.#putOne(put)).immediate(),
             ),
           );
         } catch (single) {
@@ -172,9 +182,15 @@ export class SqliteMessageIndex implements MessageIndex {
     for (const [i, put] of batch.entries()) put.resolve(results[i] as PutMessageResult);
   }
 
-  #putOne(record: MessageRecord, row: ReturnType<typeof toRow>): PutMessageResult {
-    if (this.#statements.insertMessage.run(row).changes === 1) {
+  #putOne(put: {
+    record: MessageRecord;
+    row: ReturnType<typeof toRow>;
+    text: MessageText | undefined;
+  }): PutMessageResult {
+    const { record } = put;
+    if (this.#statements.insertMessage.run(put.row).changes === 1) {
       this.#statements.countMessage.run({ mailboxId: record.mailboxId, octets: record.octets });
+      if (put.text !== undefined) this.#text.indexText(record, put.text);
       return { created: true };
     }
     const existing = this.#statements.getMessage.get(record.mailboxId, record.messageKey) as
@@ -338,6 +354,22 @@ export class SqliteMessageIndex implements MessageIndex {
       const row = this.#statements.getMailbox.get(mailboxId) as MailboxRow | undefined;
       return row === undefined ? null : summaryFromRow(row);
     });
+  }
+
+  /** Ranked full-text search over the mailboxes the request names (the caller's to check). */
+  async search(request: SearchRequest): Promise<SearchPage> {
+    const page = this.#run('search', () => this.#text.search(request));
+    return withRecords(page, (mailboxId, keys) => this.getMessages(mailboxId, keys));
+  }
+
+  /** Records whose text was never indexed, in key order after `after` (for `popvault reindex`). */
+  async textlessRecords(after: TextlessPosition | null, limit: number): Promise<MessageRecord[]> {
+    return this.#run('textlessRecords', () => this.#text.textless(after, limit));
+  }
+
+  /** Indexes an existing record's text read back from its raw message; again replaces it. */
+  async backfillText(record: MessageRecord, text: MessageText): Promise<void> {
+    this.#run('backfillText', () => this.#text.backfillText(record, text));
   }
 
   #run<T>(operation: string, call: () => T): T {

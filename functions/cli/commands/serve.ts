@@ -66,6 +66,7 @@ export async function startLocalApi(directory: string, port: number): Promise<Se
   const app = createQueryApp({
     index: archive.index,
     store: archive.rawStore,
+    search: archive.index,
     auth: { bearerToken: token },
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

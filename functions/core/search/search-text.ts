@@ -15,7 +15,8 @@
  * in Chinese, and drops word semantics for every other language. Korean separates words with
  * spaces, so unicode61 already splits it.
  *
- * NFKC folds full-width Latin and digits (common in Japanese mail) to their plain forms.
+ * NFKC folds full-width Latin and digits (common in Japanese mail) to their plain forms, and ß is
+ * written ss (unicode61 folds case one character at a time, so "Grüße" would not find "grusse").
  */
 
 // Han (with 々 and 〆), Hiragana, Katakana and the prolonged sound mark ー.
@@ -30,7 +31,7 @@ function segmentRun(run: string): string {
 
 /** `text` ready to index or to match: NFKC, and Chinese/Japanese runs split into words by spaces. */
 export function searchableText(text: string): string {
-  const folded = text.normalize('NFKC');
+  const folded = text.normalize('NFKC').replace(/ß/gu, 'ss').replace(/ẞ/gu, 'SS');
   CJK_RUN.lastIndex = 0;
   if (!CJK_RUN.test(folded)) return folded;
   return folded.replace(CJK_RUN, segmentRun);

@@ -46,6 +46,9 @@ const ERROR_ANSWERS = {
   500: {
     description: 'An unexpected failure; the body carries a request id',
   },
+  501: {
+    description: 'This deployment has no search index; the other routes still answer',
+  },
   503: {
     description: 'The archive store is throttling or unreachable; retry',
     headers: { 'Retry-After': { schema: { type: 'integer' as const } } },

@@ -18,10 +18,13 @@ import {
   MAX_MESSAGE_ID_LENGTH,
   MAX_SUBJECT_LENGTH,
 } from '../../core/message/message-limits.js';
+import { MAX_SEARCH_LIMIT } from '../../core/search/search-page.js';
+import { MAX_QUERY_LENGTH } from '../../core/search/search-query.js';
 import { ApiError } from '../errors.js';
 import {
   DEFAULT_MESSAGE_LIMIT,
   DEFAULT_RUN_LIMIT,
+  DEFAULT_SEARCH_LIMIT,
   decodeMessageRef,
   MAX_CURSOR_LENGTH,
   MAX_MESSAGE_LIMIT,
@@ -35,6 +38,7 @@ import {
   parseLimit,
   parseMailboxId,
   parseMessageIdQuery,
+  parseSearchParam,
   parseSubject,
   quote,
 } from '../params.js';
@@ -179,5 +183,26 @@ export const MessageIdLookupQuery = queryOf({
     description: 'Exact Message-ID; the angle brackets are optional.',
     minLength: 1,
     maxLength: MAX_MESSAGE_ID_LENGTH,
+  }),
+});
+
+export const SearchQueryParams = queryOf({
+  q: readBy(parseSearchParam, 'q is required: /search?q=<words>').openapi({
+    type: 'string',
+    description:
+      'The query: words (all must match), "phrases", -negation, from: to: subject: attachment: body:, has:attachment, before:YYYY-MM-DD, after:YYYY-MM-DD, word* (see the README).',
+    minLength: 1,
+    maxLength: MAX_QUERY_LENGTH,
+  }),
+  mailbox: readBy(parseMailboxId).optional().openapi({
+    type: 'string',
+    description: 'Search this mailbox only; without it, every mailbox the caller may read.',
+    pattern: MAILBOX_ID_PATTERN,
+  }),
+  limit: limit({ default: DEFAULT_SEARCH_LIMIT, max: MAX_SEARCH_LIMIT }),
+  cursor: readBy(parseCursor).optional().openapi({
+    type: 'string',
+    description: 'The `nextCursor` of the previous page, unchanged, with the same q and mailbox.',
+    maxLength: MAX_CURSOR_LENGTH,
   }),
 });
