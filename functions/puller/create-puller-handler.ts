@@ -61,7 +61,7 @@ function searchParts(
   index: PullIndex,
   now: () => number,
 ): { index: PullIndex; afterSession?: (run: AfterSession) => Promise<void> } {
-  if (!deps.env.search) return { index };
+  if (deps.env.search !== true) return { index };
   if (deps.search === undefined) {
     throw new Error('the puller has search on (POPVAULT_SEARCH) but was built without its parts');
   }

@@ -14,7 +14,7 @@ export interface PullerEnv {
   /** The one mailbox this function pulls, fixed at synth: no event can change it. */
   mailbox: MailboxSettings;
   /** Journal each message's text and flush search segments (POPVAULT_SEARCH, search-env.ts). */
-  search: boolean;
+  search?: boolean;
 }
 
 /** The variable holding the mailbox's settings as JSON (infra/constructs/puller-function.ts). */
@@ -61,6 +61,7 @@ export function loadPullerEnv(env: Record<string, string | undefined>): PullerEn
     tableName: required(env, 'POPVAULT_TABLE'),
     spoolDirectory: env.POPVAULT_SPOOL_DIR || '/tmp',
     mailbox: mailboxOf(env),
-    search: searchEnabled(env),
+    // Absent rather than false, so a stack deployed before search reads as it did.
+    ...(searchEnabled(env) ? { search: true } : {}),
   };
 }

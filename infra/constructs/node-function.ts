@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Duration, RemovalPolicy, type Size } from 'aws-cdk-lib';
@@ -23,6 +24,23 @@ const ESBUILD_TARGET = 'node24';
  */
 const REQUIRE_SHIM =
   "import { createRequire as __popvaultCreateRequire } from 'node:module'; const require = __popvaultCreateRequire(import.meta.url);";
+
+/**
+ * SQLite's WebAssembly, which @sqlite.org/sqlite-wasm loads at run time from beside the JavaScript
+ * that contains it (`new URL('sqlite3.wasm', import.meta.url)`). esbuild bundles the JavaScript
+ * into index.mjs but knows nothing of that file, so it is copied next to index.mjs after bundling:
+ * the same relative location, no loader option and no path in the environment. Every function
+ * carries it (the puller builds search segments, the query API reads them); it is loaded only when
+ * a search needs it (functions/adapters/aws/sqlite-wasm-driver.ts).
+ */
+export const SQLITE_WASM_FILE = createRequire(import.meta.url).resolve(
+  '@sqlite.org/sqlite-wasm/sqlite3.wasm',
+);
+
+/** Quotes a path for the shell CDK runs bundling hooks in. */
+function shellQuote(path: string): string {
+  return `'${path.replaceAll("'", "'\\''")}'`;
+}
 
 export interface NodeFunctionProps {
   /** Path of the entry file relative to the repository root. */
@@ -113,6 +131,13 @@ export class NodeFunction extends Construct {
         externalModules: [],
         forceDockerBundling: false,
         logLevel: nodejs.LogLevel.WARNING,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) => [
+            `cp ${shellQuote(SQLITE_WASM_FILE)} ${shellQuote(`${outputDir}/sqlite3.wasm`)}`,
+          ],
+        },
       },
     });
   }
