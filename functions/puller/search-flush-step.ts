@@ -43,7 +43,9 @@ export function searchFlushStep(deps: SearchFlushStepDeps): (run: AfterSession) 
       logger.info('search index flushed', { mailboxId, runId, durationMs, ...report });
       metrics.addMetric('SearchDocumentsIndexed', 'Count', report.indexed);
       metrics.addMetric('SearchFlushDuration', 'Milliseconds', durationMs);
-      metrics.addMetric('SearchSegmentBytes', 'Bytes', report.liveOctets);
+      if (report.segmentsWritten > 0) {
+        metrics.addMetric('SearchSegmentBytes', 'Bytes', report.liveOctets);
+      }
       if (report.unreadable > 0) {
         logger.warn('pending search documents that were not documents were dropped', {
           mailboxId,

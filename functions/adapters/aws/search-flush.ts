@@ -63,8 +63,9 @@ export interface FlushReport {
   segmentsWritten: number;
   merges: number;
   segmentsDeleted: number;
+  /** Live segments after the flush (0 when there was nothing to index: the manifest is not read). */
   liveSegments: number;
-  /** Octets of the mailbox's live segments. */
+  /** Octets of the mailbox's live segments (0 when there was nothing to index: not read then). */
   liveOctets: number;
 }
 
@@ -96,23 +97,24 @@ export async function flushSearch(
   const pending = await objects.list(pendingPrefix(mailboxId));
   const batch = pending.slice(0, deps.maxDocumentsPerFlush ?? MAX_DOCUMENTS_PER_FLUSH);
   report.deferred = pending.length - batch.length;
+  // An idle run costs one LIST: nothing to index means nothing to merge either (a merge only ever
+  // follows a new segment), so the manifest is not even read.
+  if (batch.length === 0) return report;
   const manifest = await readManifest(objects, mailboxId, { listFirst: true });
   const ctx: FlushContext = { mailboxId, deps, built: new Map(), report };
   const max = deps.maxSegments ?? MAX_LIVE_SEGMENTS;
-  if (batch.length > 0 || pairToMerge(manifest.segments, max) !== null) {
-    const documents = await readPending(ctx, batch);
-    let segments = [...manifest.segments];
-    if (documents.length > 0) {
-      segments.push(await writeSegment(ctx, documents, nextSequence(manifest)));
-    }
-    segments = await compact(ctx, segments, max);
-    // A run that lost its lease is no longer the only writer: leave everything for the holder.
-    signal?.throwIfAborted();
-    if (segments !== manifest.segments) await writeManifest(ctx, manifest, segments);
-    await objects.delete(batch.map((o) => o.key));
-    await sweep(ctx, segments);
-    manifest.segments = segments;
+  const documents = await readPending(ctx, batch);
+  let segments = [...manifest.segments];
+  if (documents.length > 0) {
+    segments.push(await writeSegment(ctx, documents, nextSequence(manifest)));
   }
+  segments = await compact(ctx, segments, max);
+  // A run that lost its lease is no longer the only writer: leave everything for the holder.
+  signal?.throwIfAborted();
+  await writeManifest(ctx, manifest, segments);
+  await objects.delete(batch.map((o) => o.key));
+  await sweep(ctx, segments);
+  manifest.segments = segments;
   report.liveSegments = manifest.segments.length;
   report.liveOctets = manifest.segments.reduce((sum, s) => sum + s.octets, 0);
   return report;
@@ -156,7 +158,7 @@ async function writeSegment(
   };
 }
 
-/** Merges neighbours until at most `max` segments are live; returns the same array if none merged. */
+/** Merges neighbours until at most `max` segments are live. */
 async function compact(
   ctx: FlushContext,
   segments: SegmentEntry[],
