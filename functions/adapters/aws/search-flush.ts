@@ -46,10 +46,10 @@ export interface SearchFlushDeps {
 
 /**
  * Pending documents one flush indexes at most: each is held in memory with its text (bounded per
- * message), and a flush must fit in what is left of the run's time. A mailbox that received more
- * catches up over the next runs.
+ * message), and the new segment (~4.7 KB a message measured, so ~45 MB) stays under the merge cap
+ * (MAX_MERGED_SEGMENT_OCTETS). A mailbox that received more catches up over the next runs.
  */
-export const MAX_DOCUMENTS_PER_FLUSH = 20_000;
+export const MAX_DOCUMENTS_PER_FLUSH = 10_000;
 /** Pending documents read at once (small GETs: the round trip is the cost). */
 export const PENDING_READ_CONCURRENCY = 16;
 export const SEGMENT_CONTENT_TYPE = 'application/vnd.sqlite3';
