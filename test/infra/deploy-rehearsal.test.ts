@@ -284,6 +284,13 @@ describe('deploy rehearsal: the bundled code from cdk.out, wired as the template
       expect(code.includes('better-sqlite3')).toBe(false);
       // Without the link comment, --enable-source-maps finds no map.
       expect(code.trimEnd().endsWith('//# sourceMappingURL=index.mjs.map')).toBe(true);
+      // sqlite-wasm is not inlined (a cold start does not parse it) but shipped beside the bundle,
+      // loaded on a search or a flush only, with the .wasm file it looks for beside itself.
+      expect(code.includes('sqlite3InitModule')).toBe(false);
+      const shipped = join(fn.entry, '..', 'node_modules', '@sqlite.org', 'sqlite-wasm');
+      for (const file of ['package.json', 'dist/node.mjs', 'dist/sqlite3.wasm']) {
+        expect(existsSync(join(shipped, file)), file).toBe(true);
+      }
     }
   });
 
@@ -305,8 +312,8 @@ describe('deploy rehearsal: the bundled code from cdk.out, wired as the template
     expect(maildirMessageCount(lab, user)).toBe(0);
     const keys = await listAllKeys(s3ClientFor(aws), bucket);
     expect(keys.filter((k) => k.startsWith('raw/'))).toHaveLength(MESSAGES.length);
-    // The run ended with the search flush: one segment (opened by the bundled sqlite-wasm, so its
-    // .wasm file was found beside index.mjs), the manifest naming it, nothing left pending.
+    // The run ended with the search flush: one segment (built by the sqlite-wasm shipped beside the
+    // bundle, which found its .wasm file), the manifest naming it, nothing left pending.
     expect(
       keys
         .filter((k) => !k.startsWith('raw/'))

@@ -5,12 +5,9 @@
  * bytes, or opened from the bytes S3 returned.
  *
  * The module is imported and instantiated on first use only, so a puller run that indexes nothing
- * and the query API's non-search routes never compile the 0.9 MB of WebAssembly (~60-80 ms).
- *
- * Where the .wasm file is: the module looks for `sqlite3.wasm` next to the JavaScript that contains
- * it (`new URL('sqlite3.wasm', import.meta.url)`). Unbundled that is its own dist/ directory; in a
- * Lambda bundle it is the bundle's index.mjs, and infra/constructs/node-function.ts copies the
- * file next to it (bundling.commandHooks.afterBundling).
+ * and the query API's non-search routes never load it. In a Lambda bundle it is not inlined but
+ * shipped beside index.mjs in node_modules with its sqlite3.wasm, which it finds beside its own
+ * file (infra/constructs/node-function.ts, SQLITE_WASM_MODULE).
  */
 import type { Database, Sqlite3Static } from '@sqlite.org/sqlite-wasm';
 import type { SqlDriver, SqlValue } from '../../core/search/search-ports.js';
