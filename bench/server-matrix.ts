@@ -34,7 +34,7 @@ import {
   stats,
   table,
 } from './lib.js';
-import { type Outcome, prepare, runMpop, type Workspace } from './retrieval-bench.js';
+import { type Outcome, prepare, runMpop, type Workspace } from './retrieval-clients.js';
 
 export const LABS: Record<LabServerName, () => Promise<Pop3Lab>> = {
   dovecot: startDovecotLab,

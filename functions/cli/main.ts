@@ -10,6 +10,8 @@ Usage:
   popvault pull ...        pull one mailbox into the local archive (or S3 + DynamoDB)
   popvault serve ...       serve the query API over the local archive on 127.0.0.1
   popvault list|show|raw   read the local archive
+  popvault search QUERY    find messages by the words in them ("popvault search --help": syntax)
+  popvault reindex         index the text of messages archived before search existed
   popvault demo            a throwaway server, a pull, and the API: see it all in one command
 
 "popvault COMMAND --help" shows each command's options and examples.
@@ -27,6 +29,10 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
     case 'show':
     case 'raw':
       return (await import('./commands/read.js')).readCommand(command, rest, io);
+    case 'search':
+      return (await import('./commands/search.js')).searchCommand(rest, io);
+    case 'reindex':
+      return (await import('./commands/reindex.js')).reindexCommand(rest, io);
     case 'demo':
       return (await import('./commands/demo.js')).demoCommand(rest, io);
     case undefined:
@@ -37,7 +43,7 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
       return command === undefined ? EXIT.usage : EXIT.ok;
     default:
       throw new CliError(
-        `popvault: unknown command "${command}"; the commands are pull, serve, list, show, raw, demo.`,
+        `popvault: unknown command "${command}"; the commands are pull, serve, list, show, raw, search, reindex, demo.`,
       );
   }
 }
@@ -52,6 +58,10 @@ async function helpFor(command: string): Promise<string> {
     case 'show':
     case 'raw':
       return (await import('./commands/read.js')).READ_HELP;
+    case 'search':
+      return (await import('./commands/search.js')).SEARCH_HELP;
+    case 'reindex':
+      return (await import('./commands/reindex.js')).REINDEX_HELP;
     case 'demo':
       return (await import('./commands/demo.js')).DEMO_HELP;
     default:

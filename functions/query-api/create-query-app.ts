@@ -17,6 +17,7 @@ import { registerMailboxRoutes } from './routes/mailbox-routes.js';
 import { registerMessageRoutes } from './routes/message-routes.js';
 import { registerOpenApiRoute } from './routes/openapi-route.js';
 import { registerSearchRoutes } from './routes/search-routes.js';
+import { registerTextRoutes } from './routes/text-routes.js';
 import { validationHook } from './validation-hook.js';
 
 export type { QueryAppDeps } from './query-app-deps.js';
@@ -71,6 +72,7 @@ export function createQueryApp(deps: QueryAppDeps): QueryApi {
   registerMailboxRoutes(app, routeDeps);
   registerMessageRoutes(app, routeDeps);
   registerDownloadRoutes(app, routeDeps);
+  registerTextRoutes(app, routeDeps);
   registerSearchRoutes(app, routeDeps);
 
   // Every path answers other methods with 405, not 404: the resource exists, the method does not.

@@ -7,7 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createQueryApp } from '../../functions/query-api/create-query-app.js';
 import { encodeMessageRef } from '../../functions/query-api/params.js';
 import { fixture, RecordingLogger, seed } from '../query-api/query-api-kit.js';
-import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
+import { MemoryRawStore } from '../support/memory-archive.js';
+import { SearchableMemoryIndex } from '../support/memory-search.js';
 
 const SEED = 8025;
 
@@ -15,14 +16,14 @@ let app: ReturnType<typeof createQueryApp>;
 let goodId: string;
 
 beforeAll(async () => {
-  const archive = { index: new MemoryMessageIndex(), store: new MemoryRawStore() };
+  const archive = { index: new SearchableMemoryIndex(), store: new MemoryRawStore() };
   await seed(archive, {
     mailboxId: 'work',
     messageKey: 'u1',
     raw: fixture('multipart-alternative-attachments.eml'),
   });
   goodId = encodeMessageRef({ mailboxId: 'work', messageKey: 'u1' });
-  app = createQueryApp({ ...archive, logger: new RecordingLogger() });
+  app = createQueryApp({ ...archive, search: archive.index, logger: new RecordingLogger() });
 });
 
 const text = fc.oneof(
@@ -105,6 +106,52 @@ describe('whatever a caller asks, the API answers 2xx or a JSON 4xx', () => {
           }
         },
       ),
+      { seed: SEED, numRuns: 400 },
+    );
+  });
+
+  it('never a 500 from /search, whatever the query', async () => {
+    const piece = fc.constantFrom(
+      '"',
+      '-',
+      ':',
+      '*',
+      ' ',
+      'from:',
+      'has:',
+      'before:',
+      'after:',
+      'x',
+      'é',
+      '東京',
+      '(',
+      'NOT',
+      '%',
+      '\u0002',
+    );
+    const q = fc.oneof(
+      text,
+      fc.array(piece, { maxLength: 20 }).map((parts) => parts.join('')),
+    );
+    const params = fc.tuple(
+      q,
+      fc.option(fc.oneof(text, fc.constant('work')), { nil: undefined }),
+      fc.option(text, { nil: undefined }),
+    );
+    await fc.assert(
+      fc.asyncProperty(params, async ([query, mailbox, limit]) => {
+        const search = new URLSearchParams({ q: query });
+        if (mailbox !== undefined) search.set('mailbox', mailbox);
+        if (limit !== undefined) search.set('limit', limit);
+        const res = await app.request(`/search?${search}`);
+        expect(res.status, search.toString()).toBeLessThan(500);
+        if (res.status >= 400) {
+          const body = (await res.json()) as { error?: { code?: unknown } };
+          expect(typeof body.error?.code, search.toString()).toBe('string');
+        } else {
+          await res.arrayBuffer();
+        }
+      }),
       { seed: SEED, numRuns: 400 },
     );
   });

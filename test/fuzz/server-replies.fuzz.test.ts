@@ -90,7 +90,16 @@ describe('whatever a server replies, the client ends with a value or a typed err
           });
           const client = await Pop3Client.connect(
             scriptedOptions(server, { idleTimeoutMs: IDLE_MS }),
-          );
+          ).catch(async (error: unknown) => {
+            // The session set-up is not what this property is about, and on a loaded machine
+            // its ordinary replies can take longer than the short idle timeout the fuzzed
+            // command needs. Such a sample is discarded, not passed: fast-check fails the
+            // property if too many are.
+            await server.close();
+            if (error instanceof Pop3Error && error.code === 'TIMEOUT') return null;
+            throw error;
+          });
+          fc.pre(client !== null);
           try {
             await settles(() => use(client));
           } finally {

@@ -27,3 +27,26 @@ describe('CAPA listings real servers send', () => {
     expect(caps.args('LOGIN-DELAY')).toEqual(['10']);
   });
 });
+
+describe('CAPA listings a sloppy or hostile server sends', () => {
+  it('a server without CAPA has no capabilities at all, not a made-up one', () => {
+    const caps = new Capabilities(null);
+    expect(caps.supported).toBe(false);
+    expect(caps.lines).toEqual([]);
+    expect(caps.saslMechanisms.size).toBe(0);
+    expect(caps.args('SASL')).toEqual([]);
+  });
+
+  it('padding around and between words does not invent empty tags or mechanisms', () => {
+    const caps = new Capabilities(['  SASL   PLAIN\tXOAUTH2  ', 'EXPIRE  0', '', '   ']);
+    expect(caps.has('SASL')).toBe(true);
+    expect([...caps.saslMechanisms]).toEqual(['PLAIN', 'XOAUTH2']);
+    // "EXPIRE  0" still says the server deletes retrieved mail by itself.
+    expect(caps.expiresImmediately).toBe(true);
+    expect(caps.has('')).toBe(false);
+  });
+
+  it('an unknown tag has no arguments', () => {
+    expect(new Capabilities(['TOP']).args('SASL')).toEqual([]);
+  });
+});

@@ -121,6 +121,20 @@ describe('dot-unstuffing', () => {
     }
   });
 
+  it('an unstuffed ".\\r" line after other lines, in one chunk: the held-back CR is data, and the message goes on', () => {
+    const wire = Buffer.from('a\r\n.\rb\r\n.\rc\r\n.\r\n');
+    const unstuffer = new DotUnstuffer();
+    const out: Buffer[] = [];
+    for (let at = 0; at < wire.length && !unstuffer.done; ) {
+      const step = unstuffer.step(wire, at);
+      // A step ends the message only when the terminator itself was consumed.
+      expect(step.done).toBe(unstuffer.done);
+      at += step.consumed;
+      if (step.data) out.push(Buffer.from(step.data));
+    }
+    expect(Buffer.concat(out).toString('latin1')).toBe('a\r\n\rb\r\n\rc\r\n');
+  });
+
   it('a bare LF after a line-start dot is data: the dot that follows it is not at a line start', () => {
     const { body } = decode([Buffer.from('.\n.y\r\n.\r\n')]);
     expect(body.toString('latin1')).toBe('\n.y\r\n');

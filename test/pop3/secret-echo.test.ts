@@ -72,6 +72,15 @@ describe('a server echoing the password in its -ERR never gets it into an error 
 });
 
 describe('SecretScrubber', () => {
+  it('a password that starts with the user name is removed whole, not leaving its tail', () => {
+    // Added in the order a login learns them: the user first, then the longer password.
+    const scrubber = new SecretScrubber();
+    scrubber.add('alice');
+    scrubber.add('alice-2026!');
+    expect(scrubber.scrub('-ERR alice-2026! refused')).toBe('-ERR *** refused');
+    expect(scrubber.scrub('-ERR YWxpY2UtMjAyNiE= refused')).toBe('-ERR *** refused');
+  });
+
   it('removes a form that contains another whole, not leaving its padding behind', () => {
     const scrubber = new SecretScrubber();
     scrubber.add('hunter2');

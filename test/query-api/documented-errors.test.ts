@@ -131,6 +131,19 @@ const TABLE: Record<string, Record<number, Entry>> = {
     400: { why: 'an id this API did not issue', send: send('/messages/%21') },
     404: { why: 'no such message', send: () => app.request(`/messages/${missingId()}`) },
   },
+  '/messages/{id}/text': {
+    ...common('/messages/{id}/text', true),
+    400: { why: 'an id this API did not issue', send: send('/messages/%21/text') },
+    404: { why: 'no such message', send: () => app.request(`/messages/${missingId()}/text`) },
+  },
+  '/mailboxes/{mailboxId}/messages/{id}/text': {
+    ...common('/mailboxes/{mailboxId}/messages/{id}/text', true),
+    400: { why: 'a mailbox id that cannot be one', send: send('/mailboxes/.x/messages/abc/text') },
+    404: {
+      why: 'an id of another mailbox',
+      send: () => app.request(`/mailboxes/home/messages/${id()}/text`),
+    },
+  },
   '/mailboxes/{mailboxId}/messages/{id}': {
     ...common('/mailboxes/{mailboxId}/messages/{id}', true),
     400: { why: 'a mailbox id that cannot be one', send: send('/mailboxes/.x/messages/abc') },

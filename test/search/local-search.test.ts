@@ -31,7 +31,9 @@ const HTML_ONLY = [
   'Content-Type: text/html; charset=utf-8',
   '',
   '<html><head><style>.hidden{display:none}</style></head><body><h1>Gardening</h1>',
-  '<p>This week: <b>tomatoes</b> and the Zürich flower show.</p></body></html>',
+  '<p>This week: <b>tomatoes</b> and the Zürich flower show.</p>',
+  // Written with entities, as many HTML mailers do for anything beyond ASCII.
+  '<p>Then a cr&egrave;me br&ucirc;l&eacute;e &amp; caf&eacute; at the Stra&szlig;enfest.</p></body></html>',
   '',
 ].join('\r\n');
 
@@ -111,6 +113,12 @@ describe('local search over mail pulled through the real client and parser', () 
   it('finds words of an HTML-only body, and not its markup or style', async () => {
     expect(await keysFor('tomatoes gardening')).toEqual(['html']);
     expect(await keysFor('hidden')).toEqual([]);
+  });
+
+  it('finds words an HTML body spells with named entities (&eacute;, &szlig;)', async () => {
+    expect(await keysFor('"crème brûlée"')).toEqual(['html']);
+    expect(await keysFor('strassenfest')).toEqual(['html']);
+    expect(await keysFor('eacute')).toEqual([]);
   });
 
   it('finds RFC 2047 encoded subjects and senders', async () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { MAILBOX_ID_PATTERN } from '../../functions/core/archive/mailbox-id.js';
 import {
@@ -58,6 +59,62 @@ describe('the config file’s JSON Schema', () => {
     expect(readJson(EXAMPLE_CONFIG_FILE).$schema).toBe(`./${SCHEMA_FILE}`);
     expect(loadConfig(join(ROOT, EXAMPLE_CONFIG_FILE)).mailboxes.length).toBeGreaterThan(0);
     expect(() => parseConfig({ $schema: 7, mailboxes: [box] }, 't')).toThrow(/\$schema/);
+  });
+});
+
+describe('an editor and the loader agree on what a config file may say', () => {
+  // A JSON Schema validator as an editor runs one: what it flags, synth must refuse, and what synth
+  // takes, it must not flag (a section written as null once passed synth and failed the editor).
+  const validate = new Ajv2020({ strict: false, allErrors: true }).compile(configJsonSchema());
+  const accepted = (document: unknown): boolean => {
+    try {
+      parseConfig(document, 'c.json');
+      return true;
+    } catch (error) {
+      if (error instanceof ConfigError) return false;
+      throw error;
+    }
+  };
+
+  it.each([
+    ['the example file', readJson(EXAMPLE_CONFIG_FILE), true],
+    ['one mailbox, defaults elsewhere', { mailboxes: [box] }, true],
+    [
+      'every section written as null (its defaults)',
+      { mailboxes: [box], alarms: null, archive: null, api: null, puller: null },
+      true,
+    ],
+    ['no mailboxes', { mailboxes: [] }, false],
+    ['a mailbox list written as null', { mailboxes: null }, false],
+    ['an unknown section', { mailboxes: [box], extra: {} }, false],
+    ['a port out of range', { mailboxes: [{ ...box, port: 70000 }] }, false],
+    ['a run byte limit under 1 KiB', { mailboxes: [{ ...box, maxBytesPerRun: 10 }] }, false],
+    [
+      'a message size limit over 1 TiB',
+      { mailboxes: [{ ...box, maxMessageBytes: 2 ** 41 }] },
+      false,
+    ],
+  ])('%s: accepted by both = %s', (_name, document, expected) => {
+    expect(validate(document)).toBe(expected);
+    expect(accepted(document)).toBe(expected);
+  });
+
+  it('a section written as null reads as its defaults, as a missing one does', () => {
+    const sections = ({ alarms, archive, api, puller }: ReturnType<typeof parseConfig>) => ({
+      alarms,
+      archive,
+      api,
+      puller,
+    });
+    const absent = sections(parseConfig({ mailboxes: [box] }, 'a.json'));
+    const nulls = sections(
+      parseConfig(
+        { mailboxes: [box], alarms: null, archive: null, api: null, puller: null },
+        'b.json',
+      ),
+    );
+    expect(nulls).toEqual(absent);
+    expect(absent.puller.maxConcurrency).toBe(1);
   });
 });
 

@@ -44,12 +44,19 @@ describe('mailbox settings validation (fixed at synth, checked again at cold sta
       ...valid,
       policy: 'delete-after-days',
       deleteAfterDays: 30,
-      maxMessageBytes: 1000,
-      maxBytesPerRun: 5,
+      maxMessageBytes: 1024,
+      maxBytesPerRun: 1024 ** 4,
     });
     expect(settings.policy).toEqual({ kind: 'delete-after-days', days: 30 });
-    expect(settings.maxMessageBytes).toBe(1000);
-    expect(settings.maxBytesPerRun).toBe(5);
+    expect(settings.maxMessageBytes).toBe(1024);
+    expect(settings.maxBytesPerRun).toBe(1024 ** 4);
+  });
+
+  it('holds the limits to the bounds the config file has (one declaration of each field)', () => {
+    rejects({ ...valid, maxMessageBytes: 1000 }, '"maxMessageBytes"', '50 MiB');
+    rejects({ ...valid, maxBytesPerRun: 5 }, '"maxBytesPerRun"', '1 GiB');
+    rejects({ ...valid, maxBytesPerRun: 1024 ** 4 + 1 }, '"maxBytesPerRun"');
+    rejects({ ...valid, maxMessagesPerRun: 1_000_001 }, '"maxMessagesPerRun"', '1000');
   });
 
   it('names the field and the fix for each bad value', () => {

@@ -10,7 +10,7 @@
  * The size cap bounds the puller's memory: a merge holds both segments' documents in JavaScript and
  * the new segment in WebAssembly memory (which never shrinks back), ~1.6 GB of RSS for a merge into a
  * 330 MB segment when measured, far over the puller's 1 GiB. Past the cap, segments stop merging and
- * a large archive simply has more of them: its queries open each (BENCHMARKS.md, "AWS search").
+ * a large archive simply has more of them: its queries open each (BENCHMARKS.md section 9).
  */
 import type { SearchDocument } from '../../core/search/search-ports.js';
 import type { SegmentEntry } from './search-manifest.js';
@@ -19,7 +19,7 @@ import type { SegmentEntry } from './search-manifest.js';
  * A query opens every live segment (a download and an open on a cold cache), so their number bounds
  * query latency; each merge rewrites the merged documents, so a lower number costs flush time. 8
  * keeps a cold query to 8 downloads made in parallel, and merges to one pair per flush in the steady
- * state (BENCHMARKS.md, "AWS search").
+ * state (BENCHMARKS.md section 9).
  */
 export const MAX_LIVE_SEGMENTS = 8;
 

@@ -120,6 +120,7 @@ export async function demoCommand(argv: string[], io: CommandIo): Promise<number
     const api = await startLocalApi(directory, port);
     out(`archive: ${directory}`);
     out(`query API: ${api.url} (bearer token in ${api.tokenPath})`);
+    out(`viewer (this link signs you in once): ${api.loginUrl}`);
     out();
     // The token stays in its file: curl reads the header line from api-auth-header, so it is neither
     // on the screen nor in any command line another user could see.

@@ -6,17 +6,18 @@ import type { MessageIndex, RawStore, RunRecord } from '../../core/archive/ports
 import type { CredentialsProvider } from '../../core/credentials/credentials-provider.js';
 import { fromFile, providerFor } from '../../core/credentials/secret-sources.js';
 import { createMessageParser } from '../../core/message/message-parser.js';
-import type { PullOptions, ServerPolicy } from '../../core/pull/pull-options.js';
+import type { PullOptions } from '../../core/pull/pull-options.js';
 import { runPull } from '../../core/pull/pull-run.js';
 import { DEFAULT_PORT, type TlsMode, TlsModeSchema } from '../../core/settings/mailbox-settings.js';
-import { type PullSettings, pullOptionsFrom } from '../../core/settings/pull-settings.js';
-import { octets, parseCommandArgs, positiveInt } from '../args.js';
+import { pullOptionsFrom } from '../../core/settings/pull-settings.js';
+import { parseCommandArgs, positiveInt } from '../args.js';
 import { CliError, EXIT } from '../cli-error.js';
 import { defaultArchiveDirectory, openLocalArchive } from '../local-archive.js';
 import { createProgressReporter } from '../progress.js';
 import { promptHidden } from '../prompt.js';
 import { localLeaseIdentity } from '../run-identity.js';
 import { applyConfigFile } from './pull-config-file.js';
+import { settingsFromFlags } from './pull-flag-settings.js';
 
 export const PULL_HELP = `popvault pull: archive one POP3 mailbox, then delete what was archived (by default)
 
@@ -98,23 +99,6 @@ export interface CommandIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
-}
-
-function policyFrom(name: string | undefined, days: number | undefined): ServerPolicy {
-  const policy = name ?? 'delete';
-  if (policy === 'delete' || policy === 'keep') {
-    if (days !== undefined)
-      throw new CliError('popvault pull: --delete-after-days needs --policy delete-after-days.');
-    return { kind: policy };
-  }
-  if (policy === 'delete-after-days') {
-    if (days === undefined)
-      throw new CliError('popvault pull: --policy delete-after-days needs --delete-after-days N.');
-    return { kind: 'delete-after-days', days };
-  }
-  throw new CliError(
-    `popvault pull: --policy must be delete, keep or delete-after-days, got "${policy}".`,
-  );
 }
 
 async function readOwnerOnly(path: string, what: string): Promise<string> {
@@ -298,21 +282,11 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
       `popvault pull: --tls must be implicit, starttls or none, got "${values.tls}".`,
     );
   }
-  const port = positiveInt('pull', 'port', values.port) ?? DEFAULT_PORT[tls];
-  if (port > 65535) throw new CliError(`popvault pull: --port must be 1-65535, got ${port}.`);
-  const oversize = values.oversize ?? 'skip';
-  if (oversize !== 'skip' && oversize !== 'store') {
-    throw new CliError(`popvault pull: --oversize must be skip or store, got "${oversize}".`);
-  }
   if ((values.bucket === undefined) !== (values.table === undefined)) {
     throw new CliError('popvault pull: --bucket and --table go together.');
   }
   if (values.bucket && values.archive)
     throw new CliError('popvault pull: use either --archive or --bucket/--table.');
-  const policy = policyFrom(
-    values.policy,
-    positiveInt('pull', 'delete-after-days', values['delete-after-days']),
-  );
   const timeoutSeconds = positiveInt('pull', 'timeout', values.timeout) ?? 3600;
   const caFromFile = values.ca
     ? await readFile(values.ca, 'utf8').catch(() => {
@@ -320,6 +294,11 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
       })
     : undefined;
   const ca = caFromFile ?? caPem ?? undefined;
+  // Checked before a password prompt or an archive opens: a bad flag costs nothing.
+  const flagSettings = settingsFromFlags(
+    { ...values, host: values.host, tls },
+    { defaultPort: DEFAULT_PORT[tls], caPem: ca ?? null },
+  );
 
   const credentials = await credentialsFrom(values, io);
   const userForId = values.user ?? (await credentials.get()).user;
@@ -333,25 +312,8 @@ export async function pullCommand(argv: string[], io: CommandIo): Promise<number
   const store = await openStore(values, io.env);
   const { persistConcurrency } = store;
 
-  const maxMessageBytes = octets('pull', 'max-message-size', values['max-message-size']);
-  const maxBytesPerRun = octets('pull', 'max-bytes', values['max-bytes']);
-  const settings: PullSettings = {
-    mailboxId,
-    host: values.host,
-    port,
-    tls,
-    insecure: values.insecure ?? false,
-    pipelining: !values['no-pipelining'],
-    caPem: ca ?? null,
-    pinSha256: values.pin ?? null,
-    policy,
-    maxMessageBytes: maxMessageBytes ?? null,
-    oversize,
-    maxMessagesPerRun: positiveInt('pull', 'max-messages', values['max-messages']) ?? null,
-    maxBytesPerRun: maxBytesPerRun ?? null,
-  };
   const options: PullOptions = {
-    ...pullOptionsFrom(settings),
+    ...pullOptionsFrom({ ...flagSettings, mailboxId }),
     hardDeadline: Date.now() + timeoutSeconds * 1000,
     ...(persistConcurrency === undefined ? {} : { persistConcurrency }),
   };

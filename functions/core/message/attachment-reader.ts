@@ -29,120 +29,148 @@ const SCAN_SLICE_OCTETS = 64 * 1024;
  */
 export function readAttachment(raw: Readable, position: number): Promise<Readable> {
   return new Promise((resolve, reject) => {
-    let output: Readable | null = null;
-    let decoder: TransferDecoder | null = null;
-    /** The target has ended, or reading failed: nothing more is read. */
-    let finished = false;
-    let seen = 0;
-    let fed = 0;
-    let wanted = true;
-    let inputEnded = false;
-    let pending: Buffer | null = null;
-    let pumping = false;
-
-    const fail = (reason: string, cause?: unknown) => {
-      if (finished) return;
-      finished = true;
-      raw.destroy();
-      const error = new Error(reason, { cause });
-      if (output === null) reject(error);
-      else output.destroy(error);
-    };
-
-    const listener: ScanListener = {
-      partStart(part: MimePart) {
-        if (part.role !== 'attachment') return;
-        if (seen++ !== position) return;
-        const target = new Readable({
-          read() {
-            wanted = true;
-            pump();
-          },
-          destroy(error, callback) {
-            // The client went away, or what read on from here failed: stop reading the message.
-            finished = true;
-            raw.destroy();
-            callback(error);
-          },
-        });
-        output = target;
-        decoder = createTransferDecoder(part.transferEncoding, (octets) => {
-          // Copied: the decoder's views are valid only during this call.
-          if (!target.push(Buffer.from(octets))) wanted = false;
-        });
-        resolve(target);
-      },
-      partBody(octets: Buffer) {
-        decoder?.write(octets);
-      },
-      partEnd() {
-        if (decoder === null || output === null) return;
-        decoder.end();
-        decoder = null;
-        finished = true;
-        output.push(null);
-        // Nothing after the target is of use.
-        raw.destroy();
-      },
-    };
-    const scanner = new MimeScanner(listener);
-
-    const scan = (slice: Buffer): void => {
-      fed += slice.length;
-      // The parser listed this attachment only if it ended within the parse limit.
-      if (fed > MAX_PARSED_OCTETS) {
-        fail('the attachment lies beyond the parse limits');
-        return;
-      }
-      try {
-        scanner.write(slice);
-      } catch (err) {
-        fail(
-          `the stored message no longer parses: ${err instanceof Error ? err.message : err}`,
-          err,
-        );
-      }
-    };
-
-    const endOfInput = (): void => {
-      try {
-        scanner.end();
-      } catch (err) {
-        fail(
-          `the stored message no longer parses: ${err instanceof Error ? err.message : err}`,
-          err,
-        );
-        return;
-      }
-      if (!finished) fail(`the message yields ${seen} attachments, not ${position + 1}`);
-    };
-
-    const pump = (): void => {
-      if (pumping) return;
-      pumping = true;
-      try {
-        while (!finished && (output === null || wanted)) {
-          if (pending === null) {
-            pending = raw.read() as Buffer | null;
-            if (pending === null) {
-              if (inputEnded) endOfInput();
-              return;
-            }
-          }
-          const slice: Buffer = pending.subarray(0, SCAN_SLICE_OCTETS);
-          pending = pending.length > slice.length ? pending.subarray(slice.length) : null;
-          scan(slice);
-        }
-      } finally {
-        pumping = false;
-      }
-    };
-
-    raw.on('readable', pump);
-    raw.once('end', () => {
-      inputEnded = true;
-      pump();
-    });
-    raw.once('error', (err) => fail(`reading the stored message failed: ${err.message}`, err));
+    const reading = new AttachmentReading(raw, position, resolve, reject);
+    raw.on('readable', () => reading.pump());
+    raw.once('end', () => reading.inputEnded());
+    raw.once('error', (err) =>
+      reading.fail(`reading the stored message failed: ${err.message}`, err),
+    );
   });
+}
+
+/** One readAttachment call: the scan of `raw`, and the target's stream once it is found. */
+class AttachmentReading implements ScanListener {
+  readonly #raw: Readable;
+  readonly #position: number;
+  readonly #resolve: (target: Readable) => void;
+  readonly #reject: (error: Error) => void;
+  readonly #scanner: MimeScanner;
+  #output: Readable | null = null;
+  #decoder: TransferDecoder | null = null;
+  /** The target has ended, or reading failed: nothing more is read. */
+  #finished = false;
+  #seen = 0;
+  #fed = 0;
+  #wanted = true;
+  #inputEnded = false;
+  #pending: Buffer | null = null;
+  #pumping = false;
+
+  constructor(
+    raw: Readable,
+    position: number,
+    resolve: (target: Readable) => void,
+    reject: (error: Error) => void,
+  ) {
+    this.#raw = raw;
+    this.#position = position;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#scanner = new MimeScanner(this);
+  }
+
+  partStart(part: MimePart): void {
+    if (part.role !== 'attachment') return;
+    if (this.#seen++ !== this.#position) return;
+    const target = new Readable({
+      read: () => {
+        this.#wanted = true;
+        this.pump();
+      },
+      destroy: (error, callback) => {
+        // The client went away, or what read on from here failed: stop reading the message.
+        this.#finished = true;
+        this.#raw.destroy();
+        callback(error);
+      },
+    });
+    this.#output = target;
+    this.#decoder = createTransferDecoder(part.transferEncoding, (octets) => {
+      // Copied: the decoder's views are valid only during this call.
+      if (!target.push(Buffer.from(octets))) this.#wanted = false;
+    });
+    this.#resolve(target);
+  }
+
+  partBody(octets: Buffer): void {
+    this.#decoder?.write(octets);
+  }
+
+  partEnd(): void {
+    if (this.#decoder === null || this.#output === null) return;
+    this.#decoder.end();
+    this.#decoder = null;
+    this.#finished = true;
+    this.#output.push(null);
+    // Nothing after the target is of use.
+    this.#raw.destroy();
+  }
+
+  fail(reason: string, cause?: unknown): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#raw.destroy();
+    const error = new Error(reason, { cause });
+    if (this.#output === null) this.#reject(error);
+    else this.#output.destroy(error);
+  }
+
+  inputEnded(): void {
+    this.#inputEnded = true;
+    this.pump();
+  }
+
+  pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (!this.#finished && (this.#output === null || this.#wanted)) {
+        if (this.#pending === null) {
+          this.#pending = this.#raw.read() as Buffer | null;
+          if (this.#pending === null) {
+            if (this.#inputEnded) this.#endOfInput();
+            return;
+          }
+        }
+        const slice: Buffer = this.#pending.subarray(0, SCAN_SLICE_OCTETS);
+        this.#pending =
+          this.#pending.length > slice.length ? this.#pending.subarray(slice.length) : null;
+        this.#scan(slice);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #scan(slice: Buffer): void {
+    this.#fed += slice.length;
+    // The parser listed this attachment only if it ended within the parse limit.
+    if (this.#fed > MAX_PARSED_OCTETS) {
+      this.fail('the attachment lies beyond the parse limits');
+      return;
+    }
+    try {
+      this.#scanner.write(slice);
+    } catch (err) {
+      this.fail(
+        `the stored message no longer parses: ${err instanceof Error ? err.message : err}`,
+        err,
+      );
+    }
+  }
+
+  #endOfInput(): void {
+    try {
+      this.#scanner.end();
+    } catch (err) {
+      this.fail(
+        `the stored message no longer parses: ${err instanceof Error ? err.message : err}`,
+        err,
+      );
+      return;
+    }
+    if (!this.#finished) {
+      this.fail(`the message yields ${this.#seen} attachments, not ${this.#position + 1}`);
+    }
+  }
 }

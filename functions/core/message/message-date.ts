@@ -179,99 +179,70 @@ function isoFrom(
  */
 export function parseMessageDate(raw: string): string | null {
   const canonical = CANONICAL_DATE.exec(raw);
-  if (canonical) {
-    const zone = numericZone(canonical[7] ?? '+', canonical[8] ?? '', canonical[9]);
-    if (zone === null) return null;
-    return isoFrom(
-      {
-        year: Number(canonical[3]),
-        month: MONTH_ABBREVIATIONS.indexOf(canonical[2] ?? ''),
-        day: Number(canonical[1]),
-        hour: Number(canonical[4]),
-        minute: Number(canonical[5]),
-        second: Number(canonical[6] ?? '0'),
-        millisecond: 0,
-      },
-      zone,
-    );
-  }
+  if (canonical) return fromCanonical(canonical);
   const text = stripComments(bound(raw, MAX_DATE_HEADER_LENGTH))
     .replace(/\s*:\s*/g, ':')
     .trim();
   const iso = ISO_DATE.exec(text);
-  if (iso) {
-    const zone = iso[8] === undefined ? 0 : zoneFromSuffix(iso[8]);
-    if (zone === null) return null;
-    return isoFrom(
-      {
-        year: Number(iso[1]),
-        month: Number(iso[2]) - 1,
-        day: Number(iso[3]),
-        hour: Number(iso[4] ?? '0'),
-        minute: Number(iso[5] ?? '0'),
-        second: Number(iso[6] ?? '0'),
-        millisecond: millisecondsOf(iso[7]),
-      },
-      zone,
-    );
-  }
+  if (iso) return fromIso(iso);
+  return fromWords(text);
+}
 
-  const tokens: string[] = [];
-  for (const token of text.split(/[\s,]+/)) {
-    const dashed = DASHED_DATE.exec(token);
-    if (dashed) tokens.push(dashed[1] ?? '', dashed[2] ?? '', dashed[3] ?? '');
-    else if (token !== '') tokens.push(token);
-  }
+function fromCanonical(canonical: RegExpExecArray): string | null {
+  const zone = numericZone(canonical[7] ?? '+', canonical[8] ?? '', canonical[9]);
+  if (zone === null) return null;
+  return isoFrom(
+    {
+      year: Number(canonical[3]),
+      month: MONTH_ABBREVIATIONS.indexOf(canonical[2] ?? ''),
+      day: Number(canonical[1]),
+      hour: Number(canonical[4]),
+      minute: Number(canonical[5]),
+      second: Number(canonical[6] ?? '0'),
+      millisecond: 0,
+    },
+    zone,
+  );
+}
 
-  let month: number | undefined;
-  let time: { hour: number; minute: number; second: number; millisecond: number } | undefined;
-  let zone: number | null | undefined;
-  let meridiem: 'am' | 'pm' | undefined;
-  const beforeMonth: string[] = [];
-  const afterMonth: string[] = [];
-  for (const token of tokens) {
-    const lower = token.toLowerCase();
-    const clock = time === undefined ? TIME.exec(token) : null;
-    if (clock) {
-      time = {
-        hour: Number(clock[1]),
-        minute: Number(clock[2]),
-        second: Number(clock[3] ?? '0'),
-        millisecond: millisecondsOf(clock[4]),
-      };
-      if (clock[5] !== undefined && zone === undefined) zone = zoneFromSuffix(clock[5]);
-      continue;
-    }
-    const short = zone === undefined && time !== undefined ? SHORT_ZONE.exec(token) : null;
-    if (short) {
-      const digits = short[2] ?? '';
-      zone =
-        digits.length <= 2
-          ? numericZone(short[1] ?? '+', digits, undefined)
-          : numericZone(short[1] ?? '+', digits.slice(0, -2), digits.slice(-2));
-      continue;
-    }
-    const numeric = zone === undefined ? NUMERIC_ZONE.exec(token) : null;
-    if (numeric) {
-      zone = numericZone(numeric[1] ?? '+', numeric[2] ?? '', numeric[3]);
-      continue;
-    }
-    const offset = zone === undefined ? NAMED_OFFSET_ZONE.exec(lower) : null;
-    if (offset) {
-      zone = numericZone(offset[1] ?? '+', offset[2] ?? '', offset[3]);
-      continue;
-    }
-    if (/^\d+$/.test(token)) {
-      (month === undefined ? beforeMonth : afterMonth).push(token);
-      continue;
-    }
-    const word = /^([a-z]+)\.?$/.exec(lower)?.[1];
-    if (word === undefined) continue;
-    if (month === undefined && nameIndex(MONTHS, word) >= 0) month = nameIndex(MONTHS, word);
-    else if (nameIndex(WEEKDAYS, word) >= 0) continue;
-    else if (word === 'am' || word === 'pm') meridiem = word;
-    else if (zone === undefined && time !== undefined) zone = ZONES[word] ?? 0;
-  }
+function fromIso(iso: RegExpExecArray): string | null {
+  const zone = iso[8] === undefined ? 0 : zoneFromSuffix(iso[8]);
+  if (zone === null) return null;
+  return isoFrom(
+    {
+      year: Number(iso[1]),
+      month: Number(iso[2]) - 1,
+      day: Number(iso[3]),
+      hour: Number(iso[4] ?? '0'),
+      minute: Number(iso[5] ?? '0'),
+      second: Number(iso[6] ?? '0'),
+      millisecond: millisecondsOf(iso[7]),
+    },
+    zone,
+  );
+}
+
+interface Clock {
+  hour: number;
+  minute: number;
+  second: number;
+  millisecond: number;
+}
+
+/** What the words of a free-form date say; `zone` null: a zone was written but is out of range. */
+interface DateWords {
+  month: number | undefined;
+  time: Clock | undefined;
+  zone: number | null | undefined;
+  meridiem: 'am' | 'pm' | undefined;
+  /** Numbers before the month name, and after it. */
+  beforeMonth: string[];
+  afterMonth: string[];
+}
+
+/** The free-form path: words in any order, read by what each looks like. */
+function fromWords(text: string): string | null {
+  const { month, time, zone, meridiem, beforeMonth, afterMonth } = readWords(dateTokens(text));
   if (month === undefined || zone === null) return null;
 
   // RFC order is "15 Jan 2024"; asctime order is "Jan 15 ... 2024".
@@ -297,4 +268,72 @@ export function parseMessageDate(raw: string): string | null {
     },
     zone ?? 0,
   );
+}
+
+/** The words of a date, "15-Jan-2024" taken as three. */
+function dateTokens(text: string): string[] {
+  const tokens: string[] = [];
+  for (const token of text.split(/[\s,]+/)) {
+    const dashed = DASHED_DATE.exec(token);
+    if (dashed) tokens.push(dashed[1] ?? '', dashed[2] ?? '', dashed[3] ?? '');
+    else if (token !== '') tokens.push(token);
+  }
+  return tokens;
+}
+
+function readWords(tokens: readonly string[]): DateWords {
+  const words: DateWords = {
+    month: undefined,
+    time: undefined,
+    zone: undefined,
+    meridiem: undefined,
+    beforeMonth: [],
+    afterMonth: [],
+  };
+  for (const token of tokens) {
+    const lower = token.toLowerCase();
+    const clock = words.time === undefined ? TIME.exec(token) : null;
+    if (clock) {
+      words.time = {
+        hour: Number(clock[1]),
+        minute: Number(clock[2]),
+        second: Number(clock[3] ?? '0'),
+        millisecond: millisecondsOf(clock[4]),
+      };
+      if (clock[5] !== undefined && words.zone === undefined) words.zone = zoneFromSuffix(clock[5]);
+      continue;
+    }
+    const short =
+      words.zone === undefined && words.time !== undefined ? SHORT_ZONE.exec(token) : null;
+    if (short) {
+      const digits = short[2] ?? '';
+      words.zone =
+        digits.length <= 2
+          ? numericZone(short[1] ?? '+', digits, undefined)
+          : numericZone(short[1] ?? '+', digits.slice(0, -2), digits.slice(-2));
+      continue;
+    }
+    const numeric = words.zone === undefined ? NUMERIC_ZONE.exec(token) : null;
+    if (numeric) {
+      words.zone = numericZone(numeric[1] ?? '+', numeric[2] ?? '', numeric[3]);
+      continue;
+    }
+    const offset = words.zone === undefined ? NAMED_OFFSET_ZONE.exec(lower) : null;
+    if (offset) {
+      words.zone = numericZone(offset[1] ?? '+', offset[2] ?? '', offset[3]);
+      continue;
+    }
+    if (/^\d+$/.test(token)) {
+      (words.month === undefined ? words.beforeMonth : words.afterMonth).push(token);
+      continue;
+    }
+    const word = /^([a-z]+)\.?$/.exec(lower)?.[1];
+    if (word === undefined) continue;
+    if (words.month === undefined && nameIndex(MONTHS, word) >= 0)
+      words.month = nameIndex(MONTHS, word);
+    else if (nameIndex(WEEKDAYS, word) >= 0) continue;
+    else if (word === 'am' || word === 'pm') words.meridiem = word;
+    else if (words.zone === undefined && words.time !== undefined) words.zone = ZONES[word] ?? 0;
+  }
+  return words;
 }

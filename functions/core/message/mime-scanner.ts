@@ -20,6 +20,8 @@
  * Memory per message: the largest header block, plus at most one delimiter line held back between
  * chunks.
  */
+
+import { lineBreakStart, matchLine, NONE } from './delimiter-line.js';
 import { type HeaderField, parseHeaderBlock } from './header-block.js';
 import { MAX_HEADER_BLOCK_OCTETS, MAX_MIME_PARTS, MAX_MULTIPART_DEPTH } from './message-limits.js';
 import { describePart, type MimePart } from './mime-part.js';
@@ -55,17 +57,6 @@ const BLANK_LINE_CRLF = Buffer.from('\n\r\n', 'latin1');
 /** Header blocks up to this size are found with one search; larger ones are read line by line. */
 const WHOLE_HEAD_WINDOW_OCTETS = 16 * 1024;
 
-/**
- * What a delimiter line may carry past its boundary: the closing "--", spaces and tabs, CRs and the
- * LF. mailsplit's bound (RFC 5322 s.2.1.1 allows 998 octets of whitespace on a line), so the line
- * held back between chunks stays bounded by the boundary's length.
- */
-const DELIMITER_LINE_SLACK = 2 + 998 + 2;
-
-interface OpenMultipart {
-  delimiter: Buffer;
-}
-
 type Mode =
   /** Reading a part's header block. */
   | 'head'
@@ -75,18 +66,11 @@ type Mode =
   | 'skip'
   | 'failed';
 
-type LineMatch =
-  | { kind: 'none' }
-  | { kind: 'more' }
-  | { kind: 'delimiter'; level: number; closing: boolean; end: number };
-
-const NONE: LineMatch = { kind: 'none' };
-const MORE: LineMatch = { kind: 'more' };
-
 export class MimeScanner {
   readonly #listener: ScanListener;
   #mode: Mode = 'head';
-  readonly #open: OpenMultipart[] = [];
+  /** The delimiters of the open multiparts, innermost last. */
+  readonly #open: Buffer[] = [];
   /** The content being skipped is the preamble of the innermost open multipart. */
   #preamble = false;
   #parts = 1;
@@ -154,65 +138,6 @@ export class MimeScanner {
     while (at < data.length && this.#mode !== 'failed') {
       at = this.#mode === 'head' ? this.#scanHead(data, at, eof) : this.#scanBody(data, at, eof);
     }
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Delimiter lines
-  // -------------------------------------------------------------------------------------------
-
-  /**
-   * Whether the line starting at `at` is a delimiter of an open multipart (innermost first), is not
-   * one, or cannot be told yet because the input ends first.
-   */
-  #matchLine(data: Buffer, at: number, eof: boolean): LineMatch {
-    for (let level = this.#open.length - 1; level >= 0; level--) {
-      const match = this.#matchDelimiter(
-        data,
-        at,
-        (this.#open[level] as OpenMultipart).delimiter,
-        eof,
-      );
-      if (match === 'more') return MORE;
-      if (match !== null)
-        return { kind: 'delimiter', level, closing: match.closing, end: match.end };
-    }
-    return NONE;
-  }
-
-  #matchDelimiter(
-    data: Buffer,
-    at: number,
-    delimiter: Buffer,
-    eof: boolean,
-  ): { closing: boolean; end: number } | 'more' | null {
-    const n = data.length;
-    const available = Math.min(n - at, delimiter.length);
-    if (data.compare(delimiter, 0, available, at, at + available) !== 0) return null;
-    // More octets than any delimiter line has, and still undecided: no delimiter.
-    const limit = Math.min(n, at + delimiter.length + DELIMITER_LINE_SLACK);
-    // Out of octets before the line is decided: wait for more, unless there will be none.
-    const undecided = eof || limit < n ? null : 'more';
-    let i = at + delimiter.length;
-    if (i >= limit) return undecided;
-    let closing = false;
-    if (data[i] === DASH) {
-      if (i + 1 >= limit) return undecided;
-      if (data[i + 1] !== DASH) return null;
-      closing = true;
-      i += 2;
-    }
-    while (i < limit && (data[i] === 0x20 || data[i] === 0x09)) i++;
-    if (i === n && eof) return closing ? { closing, end: n } : null;
-    let crs = 0;
-    while (i < limit && data[i] === CR) {
-      i++;
-      crs++;
-    }
-    if (i >= limit) {
-      if (i === n && eof && crs > 0) return { closing, end: n };
-      return undecided;
-    }
-    return data[i] === LF ? { closing, end: i + 1 } : null;
   }
 
   /** A delimiter line was found; the part before it has already been handed its last octets. */
@@ -333,7 +258,7 @@ export class MimeScanner {
       }
       at = lf + 1;
       if (this.#open.length > 0 && line[0] === DASH && line[1] === DASH) {
-        const match = this.#matchLine(line, 0, true);
+        const match = matchLine(this.#open, line, 0, true);
         if (match.kind === 'delimiter') {
           this.#delimiter(match.level, match.closing);
           this.#lineStart = true;
@@ -357,7 +282,7 @@ export class MimeScanner {
     if (this.#headPartialOctets > 0) {
       const line = this.#takePartial();
       if (this.#open.length > 0 && line[0] === DASH && line[1] === DASH) {
-        const match = this.#matchLine(line, 0, true);
+        const match = matchLine(this.#open, line, 0, true);
         if (match.kind === 'delimiter') {
           this.#delimiter(match.level, match.closing);
           // A part this last line begins has not one octet, not even an empty header block.
@@ -401,7 +326,7 @@ export class MimeScanner {
         if (this.#open.length >= MAX_MULTIPART_DEPTH) {
           throw new MimeLimitError(`MIME multiparts are nested deeper than ${MAX_MULTIPART_DEPTH}`);
         }
-        this.#open.push({ delimiter: part.delimiter });
+        this.#open.push(part.delimiter);
       }
     } else {
       this.#mode = 'body';
@@ -411,16 +336,6 @@ export class MimeScanner {
   // -------------------------------------------------------------------------------------------
   // Bodies
   // -------------------------------------------------------------------------------------------
-
-  /** Where the line break before the line at `line` starts, not before `from`. */
-  #lineBreakStart(data: Buffer, line: number, from: number): number {
-    let start = line;
-    if (start > from && data[start - 1] === LF) {
-      start--;
-      if (start > from && data[start - 1] === CR) start--;
-    }
-    return start;
-  }
 
   #emitBody(data: Buffer, from: number, to: number): void {
     if (this.#mode === 'body' && to > from) this.#listener.partBody(data.subarray(from, to));
@@ -438,15 +353,15 @@ export class MimeScanner {
           if (found === -1) break;
           candidate = found + 1;
         }
-        const match = data[candidate] === DASH ? this.#matchLine(data, candidate, eof) : NONE;
+        const match = data[candidate] === DASH ? matchLine(this.#open, data, candidate, eof) : NONE;
         if (match.kind === 'delimiter') {
-          this.#emitBody(data, start, this.#lineBreakStart(data, candidate, start));
+          this.#emitBody(data, start, lineBreakStart(data, candidate, start));
           this.#delimiter(match.level, match.closing);
           this.#lineStart = true;
           return match.end;
         }
         if (match.kind === 'more') {
-          const hold = this.#lineBreakStart(data, candidate, start);
+          const hold = lineBreakStart(data, candidate, start);
           this.#emitBody(data, start, hold);
           this.#hold(data, hold, hold === candidate);
           return n;

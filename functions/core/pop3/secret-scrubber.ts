@@ -30,9 +30,9 @@ export class SecretScrubber {
 
   add(secret: string): void {
     if (secret.length < MIN_SECRET_LENGTH) return;
-    for (const form of derivedForms(secret)) {
-      if (form.length >= MIN_SECRET_LENGTH) this.#forms.add(form);
-    }
+    // Every derived form is at least as long as the secret (UTF-8 never has fewer bytes than
+    // UTF-16 units, and each encoding spells a byte with at least one character).
+    for (const form of derivedForms(secret)) this.#forms.add(form);
     // Longest first, so a form that contains another is removed whole.
     const alternatives = [...this.#forms].sort((a, b) => b.length - a.length).map(escapeRegExp);
     this.#pattern = new RegExp(alternatives.join('|'), 'gi');

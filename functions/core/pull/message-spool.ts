@@ -89,6 +89,89 @@ function writeToSink(sink: Writable, chunk: Buffer): Promise<void> | null {
   });
 }
 
+interface LimitStop {
+  code: SpoolLimitCode;
+  why: string;
+}
+
+/**
+ * Where one message's octets are kept while it arrives: in memory up to the memory limit, then in a
+ * spool file counted against the run's disk budget.
+ */
+class SpoolStore {
+  readonly #options: SpoolOptions;
+  readonly #onStop: () => void;
+  readonly #chunks: Buffer[] = [];
+  #file: FileHandle | null = null;
+  #path: string | null = null;
+  #onDisk = 0;
+  /** The limit that stopped the message, if one did: nothing more is kept. */
+  stopped: LimitStop | null = null;
+
+  constructor(options: SpoolOptions, onStop: () => void) {
+    this.#options = options;
+    this.#onStop = onStop;
+  }
+
+  /** Keeps a chunk; `octets` is the message's size so far, this chunk included. */
+  async keep(chunk: Buffer, octets: number): Promise<void> {
+    if (this.#file === null && octets > this.#options.memoryLimitOctets) {
+      this.#path = join(this.#options.directory, `popvault-spool-${randomUUID()}.eml`);
+      const file = await open(this.#path, 'wx', 0o600);
+      this.#file = file;
+      for (const held of this.#chunks) await this.#writeCounted(file, held);
+      this.#chunks.length = 0;
+    }
+    if (this.#file !== null) await this.#writeCounted(this.#file, chunk);
+    // Socket chunks are fresh buffers nobody reuses; Buffer.concat in source() makes the one copy.
+    else if (this.stopped === null) this.#chunks.push(chunk);
+  }
+
+  async stop(code: SpoolLimitCode, why: string): Promise<void> {
+    this.stopped = { code, why };
+    this.#onStop();
+    this.#chunks.length = 0;
+    await this.cleanup();
+  }
+
+  /** The message is whole: the spool file, if any, is closed for the upload to read. */
+  async close(): Promise<void> {
+    await this.#file?.close();
+    this.#file = null;
+  }
+
+  source(octets: number): RawSource {
+    return this.#path === null
+      ? { kind: 'buffer', data: Buffer.concat(this.#chunks, octets) }
+      : { kind: 'file', path: this.#path };
+  }
+
+  /** Removes the spool file, if any. Safe to call more than once. */
+  readonly cleanup = async (): Promise<void> => {
+    await this.#file?.close().catch(() => {});
+    this.#file = null;
+    if (this.#path !== null) await rm(this.#path, { force: true });
+    this.#path = null;
+    if (this.#options.disk) this.#options.disk.used -= this.#onDisk;
+    this.#onDisk = 0;
+  };
+
+  async #writeCounted(handle: FileHandle, data: Buffer): Promise<void> {
+    if (this.stopped !== null) return;
+    const disk = this.#options.disk;
+    if (disk && disk.used + data.length > disk.capOctets) {
+      await this.stop(
+        'SPOOL_FULL',
+        `spooling the message would pass the ${disk.capOctets}-octet spool disk cap; it stays on the server (raise the cap or lower the message size limit)`,
+      );
+      return;
+    }
+    if (disk) disk.used += data.length;
+    this.#onDisk += data.length;
+    await handle.write(data);
+  }
+}
+
 /**
  * Reads one message body to its end in a single pass: hashes it, counts it, keeps it (in memory or in a
  * spool file) for the upload, and feeds the parser. The POP3 session is freed for the next message as
@@ -99,35 +182,15 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
   const parser = options.parser;
   // A parser is untrusted with untrusted input: if it breaks, the bytes are archived all the same.
   parser.sink.on('error', () => {});
-  const chunks: Buffer[] = [];
+  const store = new SpoolStore(options, () => parser.sink.destroy());
   let octets = 0;
   let lineEnds = 0;
-  let file: FileHandle | null = null;
-  let path: string | null = null;
-  let onDisk = 0;
-  const disk = options.disk;
   const maxOctets = options.maxOctets ?? Number.POSITIVE_INFINITY;
   const drainLimit = options.drainLimitOctets ?? Number.POSITIVE_INFINITY;
-  const cleanup = async (): Promise<void> => {
-    await file?.close().catch(() => {});
-    file = null;
-    if (path !== null) await rm(path, { force: true });
-    path = null;
-    if (disk) disk.used -= onDisk;
-    onDisk = 0;
-  };
-  // A property, not a `let`: set from writeCounted too, which flow analysis would not see.
-  const limit: { stopped: { code: SpoolLimitCode; why: string } | null } = { stopped: null };
-  const stop = async (code: SpoolLimitCode, why: string): Promise<void> => {
-    limit.stopped = { code, why };
-    parser.sink.destroy();
-    chunks.length = 0;
-    await cleanup();
-  };
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       octets += chunk.length;
-      const { stopped } = limit;
+      const { stopped } = store;
       if (stopped !== null) {
         if (octets > drainLimit) {
           const { code, why } = stopped;
@@ -141,7 +204,7 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
         continue;
       }
       if (octets > maxOctets) {
-        await stop(
+        await store.stop(
           'MESSAGE_TOO_LARGE',
           `the message sent more than ${maxOctets} octets, its limit`,
         );
@@ -150,53 +213,26 @@ export async function spoolMessage(body: Readable, options: SpoolOptions): Promi
       hash.update(chunk);
       lineEnds += countLineFeeds(chunk);
       const parsed = writeToSink(parser.sink, chunk);
-      if (file === null && octets > options.memoryLimitOctets) {
-        path = join(options.directory, `popvault-spool-${randomUUID()}.eml`);
-        file = await open(path, 'wx', 0o600);
-        for (const held of chunks) await writeCounted(file, held);
-        chunks.length = 0;
-      }
-      if (file !== null) await writeCounted(file, chunk);
-      // Socket chunks are fresh buffers nobody reuses; Buffer.concat below makes the one copy.
-      else if (limit.stopped === null) chunks.push(chunk);
+      await store.keep(chunk, octets);
       if (parsed) await parsed;
     }
-    if (limit.stopped !== null) {
-      throw new SpoolLimitError(limit.stopped.code, limit.stopped.why, true, octets);
+    if (store.stopped !== null) {
+      throw new SpoolLimitError(store.stopped.code, store.stopped.why, true, octets);
     }
     parser.sink.end();
-    await file?.close();
-    file = null;
+    await store.close();
   } catch (err) {
     parser.sink.destroy();
-    await cleanup();
+    await store.cleanup();
     throw err;
   }
-
-  async function writeCounted(handle: FileHandle, data: Buffer): Promise<void> {
-    if (limit.stopped !== null) return;
-    if (disk && disk.used + data.length > disk.capOctets) {
-      await stop(
-        'SPOOL_FULL',
-        `spooling the message would pass the ${disk.capOctets}-octet spool disk cap; it stays on the server (raise the cap or lower the message size limit)`,
-      );
-      return;
-    }
-    if (disk) disk.used += data.length;
-    onDisk += data.length;
-    await handle.write(data);
-  }
-  const source: RawSource =
-    path === null
-      ? { kind: 'buffer', data: Buffer.concat(chunks, octets) }
-      : { kind: 'file', path };
   return {
     sha256: hash.digest('hex'),
     octets,
     lineEnds,
-    source,
+    source: store.source(octets),
     metadata: parser.metadata,
     text: parser.text,
-    cleanup,
+    cleanup: store.cleanup,
   };
 }

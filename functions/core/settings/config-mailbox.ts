@@ -8,6 +8,9 @@ import {
   deleteAfterDaysField,
   hostField,
   type MailboxSettings,
+  maxBytesPerRunField,
+  maxMessageBytesField,
+  maxMessagesPerRunField,
   oversizeField,
   pinField,
   policyField,
@@ -66,8 +69,6 @@ export function matching(
 }
 
 const optional = <T extends z.ZodMiniType>(schema: T) => z._default(z.nullable(schema), null);
-const bytes = (min: number, fix: string) =>
-  withFix(z.int().check(z.minimum(min), z.maximum(1024 ** 4)), fix);
 
 function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '');
@@ -136,16 +137,11 @@ export const ConfigMailboxSchema = z
     deleteAfterDays: optional(deleteAfterDaysField()),
     oversize: z._default(oversizeField(), MAILBOX_DEFAULTS.oversize),
     maxMessageBytes: z._default(
-      z.nullable(bytes(1024, 'bytes, e.g. 52428800 for 50 MiB, or null for no limit')),
+      z.nullable(maxMessageBytesField()),
       MAILBOX_DEFAULTS.maxMessageBytes,
     ),
-    maxMessagesPerRun: optional(
-      withFix(
-        z.int().check(z.minimum(1), z.maximum(1_000_000)),
-        'a positive number, e.g. 1000, or remove it',
-      ),
-    ),
-    maxBytesPerRun: optional(bytes(1024, 'bytes, e.g. 1073741824 for 1 GiB, or remove it')),
+    maxMessagesPerRun: optional(maxMessagesPerRunField()),
+    maxBytesPerRun: optional(maxBytesPerRunField()),
     pipelining: z._default(z.boolean(), MAILBOX_DEFAULTS.pipelining),
     caPem: optional(caPemField()),
     pinSha256: optional(pinField()),

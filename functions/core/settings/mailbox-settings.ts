@@ -87,6 +87,27 @@ export const oversizeField = () =>
         : undefined,
   );
 
+/**
+ * A byte limit below 1 KiB would refuse every real message (headers alone take more), and one above
+ * 1 TiB is a typo rather than a plan; both are refused instead of running a pull that does nothing
+ * or nothing bounded.
+ */
+export const BYTE_LIMIT_RANGE = { min: 1024, max: 1024 ** 4 } as const;
+/** More messages than this in one run is past what a listing holds (MAX_LISTING_ENTRIES). */
+export const MAX_MESSAGES_PER_RUN_LIMIT = 1_000_000;
+
+const byteLimit = (fix: string) =>
+  withFix(z.int().check(z.minimum(BYTE_LIMIT_RANGE.min), z.maximum(BYTE_LIMIT_RANGE.max)), fix);
+export const maxMessageBytesField = () =>
+  byteLimit('give bytes, e.g. 52428800 for 50 MiB, or null for no limit');
+export const maxBytesPerRunField = () =>
+  byteLimit('give bytes, e.g. 1073741824 for 1 GiB, or remove it');
+export const maxMessagesPerRunField = () =>
+  withFix(
+    z.int().check(z.minimum(1), z.maximum(MAX_MESSAGES_PER_RUN_LIMIT)),
+    'give a positive number, e.g. 1000, or remove it',
+  );
+
 /** Checks that hold wherever a mailbox's policy is written: a deleting option needs its policy. */
 export function checkPolicy(
   value: { policy?: PolicyName; deleteAfterDays?: number | null | undefined },
@@ -110,8 +131,6 @@ export function checkPolicy(
     });
   }
 }
-
-const positive = (fix: string) => withFix(z.int().check(z.minimum(1)), fix);
 
 /**
  * One mailbox's settings as the stack fixes them at synth into that mailbox's own puller function
@@ -139,10 +158,10 @@ export const MailboxSettingsSchema = z
     ),
     policy: z._default(policyField(), 'delete'),
     deleteAfterDays: z.optional(deleteAfterDaysField()),
-    maxMessageBytes: z._default(z.nullable(positive('remove it or set e.g. 52428800')), null),
+    maxMessageBytes: z._default(z.nullable(maxMessageBytesField()), null),
     oversize: z._default(oversizeField(), 'skip'),
-    maxMessagesPerRun: z._default(z.nullable(positive('remove it or set e.g. 1000')), null),
-    maxBytesPerRun: z._default(z.nullable(positive('remove it or set e.g. 1073741824')), null),
+    maxMessagesPerRun: z._default(z.nullable(maxMessagesPerRunField()), null),
+    maxBytesPerRun: z._default(z.nullable(maxBytesPerRunField()), null),
   })
   .check(
     z.superRefine((value, ctx) => {
@@ -164,6 +183,16 @@ export type MailboxSettings = Omit<MailboxSettingsInput, 'policy' | 'deleteAfter
 export class MailboxSettingsError extends Error {
   override name = 'MailboxSettingsError';
   readonly code = 'INVALID_MAILBOX_SETTINGS';
+
+  /** The setting at fault (empty when the whole input is), what is wrong with it, and the fix. */
+  constructor(
+    message: string,
+    readonly field = '',
+    readonly problem = '',
+    readonly fix = '',
+  ) {
+    super(message);
+  }
 }
 
 /** The policy as the pull reads it: `delete-after-days` carries its days. */
@@ -182,7 +211,13 @@ export function parseMailboxSettings(settings: unknown): MailboxSettings {
   if (!parsed.ok) {
     const { path, problem, fix } = parsed.problem;
     // Never the value of a field it does not know: a forged setting may carry a password.
-    throw new MailboxSettingsError(`mailbox setting "${String(path[0] ?? '')}" ${problem}; ${fix}`);
+    const field = String(path[0] ?? '');
+    throw new MailboxSettingsError(
+      `mailbox setting "${field}" ${problem}; ${fix}`,
+      field,
+      problem,
+      fix,
+    );
   }
   const { deleteAfterDays, policy, ...rest } = parsed.value;
   return { ...rest, policy: serverPolicy(policy, deleteAfterDays) };

@@ -63,6 +63,12 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A section may be left out or written as null; both mean its defaults. Declared in the schema (not
+ * by dropping nulls before parsing) so the JSON Schema an editor checks with accepts what synth does.
+ */
+const section = <T extends z.ZodMiniType>(schema: T) => z._default(z.nullable(schema), null);
+
 export const PopvaultConfigSchema = z
   .strictObject({
     /** The JSON Schema an editor checks the file against; ignored here. */
@@ -81,10 +87,10 @@ export const PopvaultConfigSchema = z
       'list at least one mailbox: [{ "id": ..., "host": ..., "username": ... }]',
       (input) => ({ problem: `must be a non-empty list, got ${describe(input)}` }),
     ),
-    alarms: z._default(AlarmsSchema, () => AlarmsSchema.parse({})),
-    archive: z._default(ArchiveSchema, () => ArchiveSchema.parse({})),
-    api: z._default(ApiSchema, () => ApiSchema.parse({})),
-    puller: z._default(PullerSchema, () => PullerSchema.parse({})),
+    alarms: section(AlarmsSchema),
+    archive: section(ArchiveSchema),
+    api: section(ApiSchema),
+    puller: section(PullerSchema),
   })
   .check(
     z.superRefine((config, ctx) => {
@@ -103,7 +109,7 @@ export const PopvaultConfigSchema = z
         }
         seen.set(key, index);
       }
-      const periods = config.alarms.missedRunPeriods;
+      const periods = (config.alarms ?? AlarmsSchema.parse({})).missedRunPeriods;
       for (const [index, mailbox] of config.mailboxes.entries()) {
         const span = mailbox.schedule.spanMinutes(periods);
         if (span > ALARM_WINDOW_LIMIT_MINUTES - 60) {
@@ -137,19 +143,9 @@ export function fieldName(path: readonly PropertyKey[], document: unknown): stri
   return name;
 }
 
-/** A section written as null means "the defaults", as an absent one does. */
-function withoutNullSections(document: unknown): unknown {
-  if (typeof document !== 'object' || document === null || Array.isArray(document)) return document;
-  return Object.fromEntries(
-    Object.entries(document).filter(
-      ([key, value]) => !(value === null && ['archive', 'api', 'puller', 'alarms'].includes(key)),
-    ),
-  );
-}
-
 /** Validates a parsed config document. `source` names it in messages. */
 export function parseConfig(document: unknown, source: string): PopvaultConfig {
-  const input = withoutNullSections(document);
+  const input = document;
   const parsed = parseSettings(PopvaultConfigSchema, input);
   if (!parsed.ok) {
     const { path, problem, fix, field } = parsed.problem;
@@ -157,18 +153,18 @@ export function parseConfig(document: unknown, source: string): PopvaultConfig {
   }
   const config = parsed.value;
   const mailboxes = config.mailboxes.map(withPort);
-  const given = (input as { puller?: { maxConcurrency?: unknown } }).puller?.maxConcurrency;
+  const given = (input as { puller?: { maxConcurrency?: unknown } | null }).puller?.maxConcurrency;
+  const puller = config.puller ?? PullerSchema.parse({});
   return {
     source,
     stackName: config.stackName,
-    archive: config.archive,
-    api: apiConfig(config.api),
+    archive: config.archive ?? ArchiveSchema.parse({}),
+    api: apiConfig(config.api ?? ApiSchema.parse({})),
     puller: {
-      ...config.puller,
-      maxConcurrency:
-        given === undefined ? mailboxes.length : (config.puller.maxConcurrency ?? null),
+      ...puller,
+      maxConcurrency: given === undefined ? mailboxes.length : (puller.maxConcurrency ?? null),
     },
-    alarms: config.alarms,
+    alarms: config.alarms ?? AlarmsSchema.parse({}),
     mailboxes,
   };
 }

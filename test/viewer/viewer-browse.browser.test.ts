@@ -1,0 +1,136 @@
+/**
+ * Reading the archive in chromium: the mailbox list, a mailbox's messages, search, a message with
+ * its attachments and raw download, all by keyboard too. Mail is hostile: a subject made of markup
+ * must show as text, and the page must ask nothing of any host but this server.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Served, startLocalApi } from '../../functions/cli/commands/serve.js';
+import { openLocalArchive } from '../../functions/cli/local-archive.js';
+import { fixture, run, seed } from '../query-api/query-api-kit.js';
+import { launchBrowser } from '../support/browser.js';
+
+const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'reports', 'screenshots');
+const MARKUP_SUBJECT =
+  '<img src="https://tracker.example/p.gif" onerror="window.pwned=1"><b>Hi</b>';
+
+let browser: Browser;
+let served: Served;
+let directory: string;
+
+beforeAll(async () => {
+  directory = mkdtempSync(join(tmpdir(), 'popvault-viewer-'));
+  const archive = await openLocalArchive(directory);
+  const target = { index: archive.index, store: archive.rawStore };
+  for (const [key, name] of [
+    ['uidl-lunch', 'plain-text.eml'],
+    ['uidl-invoice', 'multipart-alternative-attachments.eml'],
+    ['uidl-encoded', 'encoded-words.eml'],
+  ] as const) {
+    await seed(target, { mailboxId: 'work', messageKey: key, raw: fixture(name) });
+  }
+  const hostile = Buffer.from(
+    `From: a@example.com\r\nSubject: ${MARKUP_SUBJECT}\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\n\r\nbody\r\n`,
+  );
+  await seed(target, { mailboxId: 'work', messageKey: 'uidl-markup', raw: hostile });
+  await archive.index.putRun(run('work', 'run-1'));
+  archive.close();
+  served = await startLocalApi(directory, 0);
+  browser = await launchBrowser();
+  mkdirSync(SCREENSHOTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await served?.stop();
+  rmSync(directory, { recursive: true, force: true });
+});
+
+/** A signed-in page, and every host it sent a request to. */
+async function signedIn(): Promise<{ context: BrowserContext; page: Page; hosts: Set<string> }> {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  const hosts = new Set<string>();
+  page.on('request', (request) => hosts.add(new URL(request.url()).host));
+  await page.goto(served.newLoginUrl());
+  await page.locator('#mailboxes').waitFor();
+  return { context, page, hosts };
+}
+
+describe('the viewer, in chromium', () => {
+  it('lists a mailbox, moves by keyboard, opens a message and goes back', async () => {
+    const { context, page } = await signedIn();
+    await page.locator('#mailboxes tbody tr', { hasText: 'work' }).click();
+    await page.locator('#messages').waitFor();
+    expect(await page.locator('#messages tbody tr').count()).toBe(4);
+    await page.screenshot({ path: join(SCREENSHOTS, 'messages.png') });
+    await page.keyboard.press('j');
+    const selected = page.locator('tr[aria-selected=true]');
+    const subject = (await selected.locator('td').first().textContent()) ?? '';
+    await page.keyboard.press('Enter');
+    await page.locator('#message').waitFor();
+    expect(await page.locator('h2').textContent()).toBe(subject);
+    await page.keyboard.press('Escape');
+    await page.locator('#messages').waitFor();
+    await page.locator('#messages tbody tr', { hasText: 'Lunch on Thursday?' }).click();
+    await page.locator('#text').waitFor();
+    expect(await page.locator('#text').textContent()).toContain(
+      'Are you free for lunch on Thursday?',
+    );
+    await context.close();
+  });
+
+  it('searches a mailbox and marks the matching words', async () => {
+    const { context, page } = await signedIn();
+    await page.goto(`${served.url}/#/mailbox/work`);
+    await page.locator('#messages').waitFor();
+    await page.keyboard.press('/');
+    await page.keyboard.type('invoice');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#messages tbody tr').count()).toBe(1);
+    expect(await page.locator('#messages tbody tr').textContent()).toContain(
+      'Your invoice 2024-0042',
+    );
+    expect(await page.locator('#messages mark').count()).toBeGreaterThan(0);
+    await context.close();
+  });
+
+  it('opens a message with its attachments, and downloads an attachment and the raw .eml', async () => {
+    const { context, page } = await signedIn();
+    await page.goto(`${served.url}/#/mailbox/work?q=${encodeURIComponent('subject:invoice')}`);
+    await page.locator('#messages tbody tr').first().click();
+    await page.locator('#attachments li').first().waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'message.png') });
+    const [attachment] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('#attachments a').first().click(),
+    ]);
+    expect(attachment.suggestedFilename()).not.toContain('/');
+    const [raw] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByText('Raw message (.eml)').click(),
+    ]);
+    const path = await raw.path();
+    expect(path).toBeTruthy();
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(path).equals(fixture('multipart-alternative-attachments.eml'))).toBe(true);
+    await context.close();
+  });
+
+  it('shows a subject made of markup as text: no element, no script, no request elsewhere', async () => {
+    const { context, page, hosts } = await signedIn();
+    await page.goto(`${served.url}/#/mailbox/work`);
+    await page.locator('#messages').waitFor();
+    const row = page.locator('#messages tbody tr', { hasText: '<b>Hi</b>' });
+    expect(await row.locator('img, b').count()).toBe(0);
+    await row.click();
+    await page.locator('#message').waitFor();
+    expect(await page.locator('h2').textContent()).toBe(MARKUP_SUBJECT);
+    expect(await page.evaluate('window.pwned')).toBeUndefined();
+    expect([...hosts]).toEqual([new URL(served.url).host]);
+    await context.close();
+  });
+});
