@@ -202,10 +202,10 @@ export class MailBucket extends Construct {
 
   /**
    * What the query API's search needs: read any mailbox's manifest and segments (the app limits
-   * each request to the caller's mailboxes before it reads one), and s3:ListBucket on the bucket,
-   * without which S3 answers a GET of a missing key with 403 instead of 404: the API must tell "this
-   * mailbox has no search index yet" and "this segment was merged away since the manifest was read"
-   * from a denial. Listing shows keys only, of objects this role may read anyway.
+   * each request to the caller's mailboxes before it reads one). No s3:ListBucket: it would let the
+   * function list every mailbox's raw keys. Without it S3 answers a GET of a missing key with 403,
+   * so the search takes a manifest or segment it is refused as absent
+   * (functions/adapters/aws/s3-archive-search.ts).
    */
   grantApiSearchRead(grantee: iam.IGrantable): void {
     const principal = grantee.grantPrincipal;
@@ -216,13 +216,6 @@ export class MailBucket extends Construct {
         resources: [`${MANIFEST_PREFIX}*`, `${SEGMENTS_PREFIX}*`].map((key) =>
           this.bucket.arnForObjects(key),
         ),
-      }),
-    );
-    principal.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'MissingKeysAre404',
-        actions: ['s3:ListBucket'],
-        resources: [this.bucket.bucketArn],
       }),
     );
     for (const prefix of [MANIFEST_PREFIX, SEGMENTS_PREFIX]) {

@@ -131,7 +131,7 @@ export function createS3ArchiveSearch(options: {
   diskBudgetOctets?: number;
   memoryBudgetOctets?: number;
 }): S3ArchiveSearch {
-  const objects = new S3SearchObjects(options.client, options.bucket);
+  const objects = new S3SearchObjects(options.client, options.bucket, { deniedIsMissing: true });
   const segments = new SegmentCache({
     directory: options.cacheDirectory,
     ...(options.diskBudgetOctets === undefined

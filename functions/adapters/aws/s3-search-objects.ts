@@ -11,20 +11,36 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { base64Sha256, isNotFound, sendS3 } from './s3-calls.js';
+import { base64Sha256, httpStatus, isNotFound, sdkErrorName, sendS3 } from './s3-calls.js';
+
+function isDenied(error: unknown): boolean {
+  return sdkErrorName(error) === 'AccessDenied' || httpStatus(error) === 403;
+}
 
 export interface ListedObject {
   key: string;
   octets: number;
 }
 
+export interface S3SearchObjectsOptions {
+  /**
+   * Take a 403 on GET as "no such object". S3 answers a GET of a missing key with 403 to a caller
+   * without s3:ListBucket, and the query function is deliberately not allowed to list (it would see
+   * every mailbox's raw keys). Its grant to read search keys is tested with the stack, so a 403 there
+   * is a key that is not (or no longer) there: a mailbox never flushed, a segment merged away.
+   */
+  deniedIsMissing?: boolean;
+}
+
 export class S3SearchObjects {
   readonly #client: S3Client;
   readonly #bucket: string;
+  readonly #deniedIsMissing: boolean;
 
-  constructor(client: S3Client, bucket: string) {
+  constructor(client: S3Client, bucket: string, options: S3SearchObjectsOptions = {}) {
     this.#client = client;
     this.#bucket = bucket;
+    this.#deniedIsMissing = options.deniedIsMissing ?? false;
   }
 
   get bucket(): string {
@@ -61,7 +77,9 @@ export class S3SearchObjects {
       if (out.Body === undefined) return new Uint8Array(0);
       return await out.Body.transformToByteArray();
     } catch (error) {
-      if (isNotFound((error as { cause?: unknown }).cause ?? error)) return null;
+      const cause = (error as { cause?: unknown }).cause ?? error;
+      if (isNotFound(cause)) return null;
+      if (this.#deniedIsMissing && isDenied(cause)) return null;
       throw error;
     }
   }
