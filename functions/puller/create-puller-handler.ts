@@ -3,7 +3,10 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DynamoMessageIndex } from '../adapters/aws/dynamodb-message-index.js';
 import { S3RawStore } from '../adapters/aws/s3-raw-store.js';
-import type { RunRecord } from '../core/archive/ports.js';
+import { S3SearchObjects } from '../adapters/aws/s3-search-objects.js';
+import type { SegmentFormat } from '../adapters/aws/search-flush.js';
+import { type DocumentBuilder, SearchJournalIndex } from '../adapters/aws/search-journal.js';
+import type { PullIndex, RunRecord } from '../core/archive/ports.js';
 import type { CredentialsProvider } from '../core/credentials/credentials-provider.js';
 import {
   fromSecretsManager,
@@ -14,10 +17,12 @@ import type { Pop3Client, Pop3ClientOptions } from '../core/pop3/client.js';
 import type { MessageParser } from '../core/pull/message-spool.js';
 import { parseScheduledEvent, ScheduledEventError } from '../core/pull/pull-event.js';
 import { PULL_DEFAULTS, type PullOptions, type RunLogger } from '../core/pull/pull-options.js';
+import type { AfterSession } from '../core/pull/pull-run.js';
 import { runPull } from '../core/pull/pull-run.js';
 import type { MailboxSettings } from '../core/settings/mailbox-settings.js';
 import { pullOptionsFrom } from '../core/settings/pull-settings.js';
 import type { PullerEnv } from './puller-env.js';
+import { searchFlushStep } from './search-flush-step.js';
 
 /** The subset of Powertools Metrics used here. */
 export interface RunMetrics {
@@ -37,6 +42,40 @@ export interface PullerDeps {
   now?: () => number;
   fetch?: typeof fetch;
   connect?: (options: Pop3ClientOptions) => Promise<Pop3Client>;
+  /** How search documents and segments are made; used when env.search is on. */
+  search?: PullerSearch;
+}
+
+/** The search parts the puller needs (functions/adapters/aws/sqlite-wasm-segments.ts in production). */
+export interface PullerSearch {
+  toDocument: DocumentBuilder;
+  format: SegmentFormat;
+}
+
+/**
+ * With search on, every record is preceded by its text in the journal, and the run ends with a
+ * flush while it still holds the lease (README, "Search in AWS").
+ */
+function searchParts(
+  deps: PullerDeps,
+  index: PullIndex,
+  now: () => number,
+): { index: PullIndex; afterSession?: (run: AfterSession) => Promise<void> } {
+  if (deps.env.search !== true) return { index };
+  if (deps.search === undefined) {
+    throw new Error('the puller has search on (POPVAULT_SEARCH) but was built without its parts');
+  }
+  const objects = new S3SearchObjects(deps.s3, deps.env.bucketName);
+  return {
+    index: new SearchJournalIndex(index, objects, deps.search.toDocument),
+    afterSession: searchFlushStep({
+      objects,
+      format: deps.search.format,
+      now,
+      logger: deps.logger,
+      metrics: deps.metrics,
+    }),
+  };
 }
 
 export interface LambdaContextLike {
@@ -88,7 +127,11 @@ export function createPullerHandler(deps: PullerDeps) {
   const now = deps.now ?? Date.now;
   const { mailbox } = deps.env;
   const rawStore = new S3RawStore({ client: deps.s3, bucket: deps.env.bucketName });
-  const index = new DynamoMessageIndex({ client: deps.dynamo, tableName: deps.env.tableName });
+  const search = searchParts(
+    deps,
+    new DynamoMessageIndex({ client: deps.dynamo, tableName: deps.env.tableName }),
+    now,
+  );
   let provider: Promise<CredentialsProvider> | null = null;
 
   const credentials = (): Promise<CredentialsProvider> => {
@@ -127,7 +170,7 @@ export function createPullerHandler(deps: PullerDeps) {
     const leaseTtlMs = lambdaLeaseTtlMs(context.getRemainingTimeInMillis());
     const run = await runPull(pullOptions(mailbox, hardDeadline, leaseTtlMs), {
       rawStore,
-      index,
+      ...search,
       credentials: await credentials(),
       createParser: deps.createParser,
       spoolDirectory: deps.env.spoolDirectory,

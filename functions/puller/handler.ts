@@ -3,6 +3,8 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { journalDocument } from '../adapters/aws/search-journal.js';
+import { WASM_SEGMENTS } from '../adapters/aws/sqlite-wasm-segments.js';
 import { createMessageParser } from '../core/message/message-parser.js';
 import { createPullerHandler } from './create-puller-handler.js';
 import { loadPullerEnv } from './puller-env.js';
@@ -24,4 +26,5 @@ export const handler = createPullerHandler({
   },
   metrics,
   createParser: createMessageParser,
+  search: { toDocument: journalDocument, format: WASM_SEGMENTS },
 });

@@ -1,3 +1,4 @@
+import { searchEnabled } from '../adapters/aws/search-env.js';
 import {
   type MailboxSettings,
   MailboxSettingsError,
@@ -12,6 +13,8 @@ export interface PullerEnv {
   spoolDirectory: string;
   /** The one mailbox this function pulls, fixed at synth: no event can change it. */
   mailbox: MailboxSettings;
+  /** Journal each message's text and flush search segments (POPVAULT_SEARCH, search-env.ts). */
+  search?: boolean;
 }
 
 /** The variable holding the mailbox's settings as JSON (infra/constructs/puller-function.ts). */
@@ -58,5 +61,7 @@ export function loadPullerEnv(env: Record<string, string | undefined>): PullerEn
     tableName: required(env, 'POPVAULT_TABLE'),
     spoolDirectory: env.POPVAULT_SPOOL_DIR || '/tmp',
     mailbox: mailboxOf(env),
+    // Absent rather than false, so a stack deployed before search reads as it did.
+    ...(searchEnabled(env) ? { search: true } : {}),
   };
 }

@@ -1,3 +1,4 @@
+import { searchEnabled } from '../adapters/aws/search-env.js';
 import { DEFAULT_MAILBOXES_CLAIM, type JwtAccessConfig } from './jwt-access.js';
 
 /**
@@ -12,6 +13,8 @@ export interface ApiEnv {
   bucketName: string;
   tableName: string;
   authorization: ApiAuthorization;
+  /** Search the per-mailbox segments in the bucket (POPVAULT_SEARCH); without it /search is 501. */
+  search?: boolean;
 }
 
 export class ApiEnvError extends Error {
@@ -52,5 +55,7 @@ export function loadApiEnv(env: Record<string, string | undefined>): ApiEnv {
     bucketName: required(env, 'POPVAULT_BUCKET'),
     tableName: required(env, 'POPVAULT_TABLE'),
     authorization: loadAuthorization(env),
+    // Absent rather than false, so a stack deployed before search reads as it did.
+    ...(searchEnabled(env) ? { search: true } : {}),
   };
 }

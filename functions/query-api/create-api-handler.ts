@@ -8,8 +8,11 @@ import type {
 } from 'aws-lambda';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
 import { DynamoMessageIndex } from '../adapters/aws/dynamodb-message-index.js';
+import { createS3ArchiveSearch } from '../adapters/aws/s3-archive-search.js';
 import { S3RawStore } from '../adapters/aws/s3-raw-store.js';
+import { SEARCH_CACHE_DIRECTORY } from '../adapters/aws/search-env.js';
 import type { ArchiveReader, RawStore } from '../core/archive/ports.js';
+import type { ArchiveSearch } from '../core/search/search-ports.js';
 import type { ApiAuthorization, ApiEnv } from './api-env.js';
 import { createQueryApp } from './create-query-app.js';
 import type { ApiLogger } from './errors.js';
@@ -42,18 +45,34 @@ export interface ApiHandlerDeps {
   index: ArchiveReader;
   store: RawStore;
   rawLink?: (rawKey: string) => Promise<string>;
+  /** Full-text search (in AWS: S3ArchiveSearch over the mailboxes' segments); absent, /search is 501. */
+  search?: ArchiveSearch;
   logger: ApiLogger;
   /** Required, so a handler cannot be built that skips the per-mailbox checks by omission. */
   authorization: ApiAuthorization;
 }
 
-/** The archive adapters as the deployed API uses them; the clients are created once per container. */
+/**
+ * The archive adapters as the deployed API uses them; the clients are created once per container,
+ * and so is the search's segment cache (it lives as long as the container's /tmp).
+ */
 export function awsArchive(
   env: ApiEnv,
   clients: { s3: S3Client; dynamo: DynamoDBClient },
-): Required<Pick<ApiHandlerDeps, 'index' | 'store' | 'rawLink'>> {
+): Required<Pick<ApiHandlerDeps, 'index' | 'store' | 'rawLink'>> & Pick<ApiHandlerDeps, 'search'> {
+  const index = new DynamoMessageIndex({ client: clients.dynamo, tableName: env.tableName });
   return {
-    index: new DynamoMessageIndex({ client: clients.dynamo, tableName: env.tableName }),
+    index,
+    ...(env.search === true
+      ? {
+          search: createS3ArchiveSearch({
+            client: clients.s3,
+            bucket: env.bucketName,
+            records: index,
+            cacheDirectory: SEARCH_CACHE_DIRECTORY,
+          }),
+        }
+      : {}),
     store: new S3RawStore({ client: clients.s3, bucket: env.bucketName }),
     rawLink: (rawKey) =>
       getSignedUrl(
@@ -104,6 +123,7 @@ export function createApiHandler(
     index: deps.index,
     store: deps.store,
     ...(deps.rawLink ? { rawLink: deps.rawLink } : {}),
+    ...(deps.search ? { search: deps.search } : {}),
     logger: deps.logger,
     access: accessFor(deps.authorization),
     maxBodyOctets: LAMBDA_MAX_BODY_OCTETS,

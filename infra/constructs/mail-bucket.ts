@@ -3,6 +3,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
+import {
+  MANIFEST_PREFIX,
+  manifestKey,
+  pendingPrefix,
+  SEGMENTS_PREFIX,
+  segmentsPrefix,
+} from '../../functions/adapters/aws/search-keys.js';
 import { encodeKeySegment } from '../../functions/core/archive/raw-object-key.js';
 import type { ArchiveConfig, StorageClassName } from '../config/load-config.js';
 import { acknowledgeWildcardResource, nagArnOf } from './nag.js';
@@ -154,6 +161,70 @@ export class MailBucket extends Construct {
       `${nagArnOf(this.bucket)}/${RAW_PREFIX}${encodeKeySegment(mailboxId)}/*`,
       "Object keys are content digests known only at run time, so writes must cover every key under this one mailbox's prefix. No read, list or delete is granted, and the policy allows creating objects only with If-None-Match (create-only).",
     );
+  }
+
+  /**
+   * What one mailbox's search flush needs (functions/adapters/aws/search-flush.ts), only under that
+   * mailbox's own search keys (functions/adapters/aws/search-keys.ts): read, write and delete its
+   * pending documents, its segments and its manifest, and list those prefixes (the flush finds
+   * pending documents and stray segments by listing, and lists the manifest's key before reading
+   * it, see readManifest). Nothing under raw/ changes: mail stays create-only. KMS use is the one
+   * grantPullerWrite gives (encrypt and decrypt via S3).
+   */
+  grantPullerSearch(grantee: iam.IGrantable, mailboxId: string): void {
+    const pending = `${pendingPrefix(mailboxId)}*`;
+    const segments = `${segmentsPrefix(mailboxId)}*`;
+    const manifest = manifestKey(mailboxId);
+    const principal = grantee.grantPrincipal;
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'SearchIndexObjects',
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        resources: [pending, segments, manifest].map((key) => this.bucket.arnForObjects(key)),
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListSearchIndex',
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [pending, segments, manifest] } },
+      }),
+    );
+    for (const key of [pending, segments]) {
+      acknowledgeWildcardResource(
+        principal as unknown as IConstruct,
+        `${nagArnOf(this.bucket)}/${key}`,
+        "Pending documents are named by message and segments by a random id, known only at run time; this covers only this one mailbox's search index, never its raw mail.",
+      );
+    }
+  }
+
+  /**
+   * What the query API's search needs: read any mailbox's manifest and segments (the app limits
+   * each request to the caller's mailboxes before it reads one). No s3:ListBucket: it would let the
+   * function list every mailbox's raw keys. Without it S3 answers a GET of a missing key with 403,
+   * so the search takes a manifest or segment it is refused as absent
+   * (functions/adapters/aws/s3-archive-search.ts).
+   */
+  grantApiSearchRead(grantee: iam.IGrantable): void {
+    const principal = grantee.grantPrincipal;
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadSearchIndex',
+        actions: ['s3:GetObject'],
+        resources: [`${MANIFEST_PREFIX}*`, `${SEGMENTS_PREFIX}*`].map((key) =>
+          this.bucket.arnForObjects(key),
+        ),
+      }),
+    );
+    for (const prefix of [MANIFEST_PREFIX, SEGMENTS_PREFIX]) {
+      acknowledgeWildcardResource(
+        principal as unknown as IConstruct,
+        `${nagArnOf(this.bucket)}/${prefix}*`,
+        'The API searches whichever mailboxes the caller may read; manifests and segments are read-only here, and the app scopes each request to its mailboxes.',
+      );
+    }
   }
 
   /** What the query API needs: read objects (its presigned GET URLs are signed with its role). */

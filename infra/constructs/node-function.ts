@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Duration, RemovalPolicy, type Size } from 'aws-cdk-lib';
@@ -23,6 +24,38 @@ const ESBUILD_TARGET = 'node24';
  */
 const REQUIRE_SHIM =
   "import { createRequire as __popvaultCreateRequire } from 'node:module'; const require = __popvaultCreateRequire(import.meta.url);";
+
+/**
+ * @sqlite.org/sqlite-wasm (search segments) is left out of the bundle and shipped beside it as
+ * node_modules/@sqlite.org/sqlite-wasm with only what Node loads: its package.json (whose exports
+ * pick dist/node.mjs), dist/node.mjs and dist/sqlite3.wasm. Two reasons:
+ * - the module finds its .wasm beside its own file (`new URL('sqlite3.wasm', import.meta.url)`);
+ *   inlined into index.mjs it would look beside index.mjs, a location esbuild knows nothing of;
+ * - the code imports it dynamically, on a search or a flush only (sqlite-wasm-driver.ts): kept out
+ *   of index.mjs, a cold start neither reads nor parses its 0.5 MB of JavaScript.
+ */
+export const SQLITE_WASM_MODULE = '@sqlite.org/sqlite-wasm';
+const SQLITE_WASM_PACKAGE = dirname(
+  createRequire(import.meta.url).resolve(`${SQLITE_WASM_MODULE}/package.json`),
+);
+export const SQLITE_WASM_FILES = ['package.json', 'dist/node.mjs', 'dist/sqlite3.wasm'] as const;
+
+/** Quotes a path for the shell CDK runs bundling hooks in. */
+function shellQuote(path: string): string {
+  return `'${path.replaceAll("'", "'\\''")}'`;
+}
+
+/** Copies the sqlite-wasm files into the bundle's node_modules (see SQLITE_WASM_MODULE). */
+function copySqliteWasm(outputDir: string): string[] {
+  const target = `${outputDir}/node_modules/${SQLITE_WASM_MODULE}`;
+  return [
+    `mkdir -p ${shellQuote(`${target}/dist`)}`,
+    ...SQLITE_WASM_FILES.map(
+      (file) =>
+        `cp ${shellQuote(`${SQLITE_WASM_PACKAGE}/${file}`)} ${shellQuote(`${target}/${file}`)}`,
+    ),
+  ];
+}
 
 export interface NodeFunctionProps {
   /** Path of the entry file relative to the repository root. */
@@ -110,9 +143,14 @@ export class NodeFunction extends Construct {
         sourceMapMode: nodejs.SourceMapMode.DEFAULT,
         sourcesContent: false,
         bundleAwsSDK: true,
-        externalModules: [],
+        externalModules: [SQLITE_WASM_MODULE],
         forceDockerBundling: false,
         logLevel: nodejs.LogLevel.WARNING,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) => copySqliteWasm(outputDir),
+        },
       },
     });
   }

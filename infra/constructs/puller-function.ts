@@ -3,6 +3,7 @@ import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SEARCH_S3_SEGMENTS, SEARCH_VARIABLE } from '../../functions/adapters/aws/search-env.js';
 import { MAX_SPOOL_FILES_AT_ONCE } from '../../functions/core/pull/pull-options.js';
 import { MAILBOX_VARIABLE } from '../../functions/puller/puller-env.js';
 import {
@@ -101,6 +102,8 @@ export class PullerFunctions extends Construct {
         POPVAULT_BUCKET: props.mailBucket.bucket.bucketName,
         // Paired with archiveTable.grantPullerWrite below.
         POPVAULT_TABLE: props.archiveTable.table.tableName,
+        // Paired with mailBucket.grantPullerSearch below: journal text, flush segments.
+        [SEARCH_VARIABLE]: SEARCH_S3_SEGMENTS,
         // Paired with ephemeralStorageSize below.
         POPVAULT_SPOOL_DIR: SPOOL_DIR,
         // Paired with secrets.grantRead below: the one secret this function may read.
@@ -137,6 +140,7 @@ export class PullerFunctions extends Construct {
         environment,
       });
       props.mailBucket.grantPullerWrite(fn.fn, mailbox.id);
+      props.mailBucket.grantPullerSearch(fn.fn, mailbox.id);
       props.archiveTable.grantPullerWrite(fn.fn);
       props.secrets.grantRead(fn.fn, mailbox.id);
       byMailbox.set(mailbox.id, { mailbox, function: fn });

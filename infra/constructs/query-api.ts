@@ -5,6 +5,7 @@ import * as authorizers from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { SEARCH_S3_SEGMENTS, SEARCH_VARIABLE } from '../../functions/adapters/aws/search-env.js';
 import type { ApiConfig } from '../config/load-config.js';
 import type { ArchiveTable } from './archive-table.js';
 import type { MailBucket } from './mail-bucket.js';
@@ -40,7 +41,7 @@ export interface QueryApiProps {
  *
  * Defaults: IAM (SigV4) authorization, stage throttling at 10 requests/s with bursts of 20, JSON access logs (who, what, status,
  * latency, authorizer errors) kept 90 days and RETAINed as the audit trail of who read mail, a
- * read-only function (512 MiB, 10 s: it reads the index and signs URLs, never streams mail itself).
+ * read-only function (1 GiB, 10 s: it reads the index and signs URLs, never streams mail itself).
  */
 export class QueryApi extends Construct {
   readonly function: NodeFunction;
@@ -55,7 +56,9 @@ export class QueryApi extends Construct {
     this.function = new NodeFunction(this, 'Handler', {
       entry: QUERY_API_ENTRY,
       description: 'read-only query API over the archive',
-      memorySize: 512,
+      // 1 GiB: search opens FTS5 segments in WebAssembly memory (search-segment-cache.ts keeps up
+      // to 128 MiB of them open), and Lambda's CPU share grows with memory.
+      memorySize: 1024,
       // Below the HTTP API's 30 s integration limit, so a slow call ends as our error, not a 503.
       timeout: Duration.seconds(10),
       logRetention: logs.RetentionDays.THREE_MONTHS,
@@ -64,6 +67,8 @@ export class QueryApi extends Construct {
         POPVAULT_BUCKET: props.mailBucket.bucket.bucketName,
         // Paired with archiveTable.grantApiRead below.
         POPVAULT_TABLE: props.archiveTable.table.tableName,
+        // Paired with mailBucket.grantApiSearchRead below: manifests and segments, cached in /tmp.
+        [SEARCH_VARIABLE]: SEARCH_S3_SEGMENTS,
         // The app's half of the authorizer below: which mailboxes each request may read.
         POPVAULT_API_AUTH: config.auth.kind,
         ...(config.auth.kind === 'jwt'
@@ -79,6 +84,7 @@ export class QueryApi extends Construct {
     // GetObject under raw/ only: the API reads nothing else of the bucket, and lists nothing.
     props.mailBucket.grantApiRead(this.function.fn);
     props.archiveTable.grantApiRead(this.function.fn);
+    props.mailBucket.grantApiSearchRead(this.function.fn);
 
     const authorizer =
       config.auth.kind === 'jwt'

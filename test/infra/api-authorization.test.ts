@@ -125,18 +125,27 @@ describe('an IAM caller is authorized by path', () => {
   });
 });
 
-describe('the API function cannot read beyond the raw mail', () => {
+describe('the API function cannot read beyond the raw mail and the search index', () => {
   it.each([
     ['IAM, S3-managed keys', () => iam],
     ['JWT, KMS', () => jwtScoped],
-  ])('%s: GetObject under raw/ only, no ListBucket, no other S3 action', (_name, get) => {
-    const { json } = get();
-    const statements = apiStatements(json);
-    const s3 = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('s3:')));
-    expect(actionsOf(s3)).toEqual(['s3:GetObject']);
-    expect(actionsOf(statements)).not.toContain('s3:ListBucket');
-    expect(s3.flatMap(resourcesOfStatement)).toEqual([
-      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [mailBucket(json), 'Arn'] }, '/raw/*']] },
-    ]);
-  });
+  ])(
+    '%s: GetObject under raw/ and search/manifest|segments/ only, no ListBucket, no other S3 action',
+    (_name, get) => {
+      const { json } = get();
+      const statements = apiStatements(json);
+      const s3 = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('s3:')));
+      expect(new Set(actionsOf(s3))).toEqual(new Set(['s3:GetObject']));
+      expect(actionsOf(statements)).not.toContain('s3:ListBucket');
+      const under = (key: string) => ({
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [mailBucket(json), 'Arn'] }, `/${key}`]],
+      });
+      // Raw mail, and the search index's manifests and segments: never its pending documents.
+      expect(s3.flatMap(resourcesOfStatement)).toEqual([
+        under('raw/*'),
+        under('search/manifest/*'),
+        under('search/segments/*'),
+      ]);
+    },
+  );
 });

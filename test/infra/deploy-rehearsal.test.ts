@@ -284,6 +284,13 @@ describe('deploy rehearsal: the bundled code from cdk.out, wired as the template
       expect(code.includes('better-sqlite3')).toBe(false);
       // Without the link comment, --enable-source-maps finds no map.
       expect(code.trimEnd().endsWith('//# sourceMappingURL=index.mjs.map')).toBe(true);
+      // sqlite-wasm is not inlined (a cold start does not parse it) but shipped beside the bundle,
+      // loaded on a search or a flush only, with the .wasm file it looks for beside itself.
+      expect(code.includes('sqlite3InitModule')).toBe(false);
+      const shipped = join(fn.entry, '..', 'node_modules', '@sqlite.org', 'sqlite-wasm');
+      for (const file of ['package.json', 'dist/node.mjs', 'dist/sqlite3.wasm']) {
+        expect(existsSync(join(shipped, file)), file).toBe(true);
+      }
     }
   });
 
@@ -303,7 +310,16 @@ describe('deploy rehearsal: the bundled code from cdk.out, wired as the template
       counts: { stored: MESSAGES.length, deleted: MESSAGES.length, remainingOnServer: 0 },
     });
     expect(maildirMessageCount(lab, user)).toBe(0);
-    expect(await listAllKeys(s3ClientFor(aws), bucket)).toHaveLength(MESSAGES.length);
+    const keys = await listAllKeys(s3ClientFor(aws), bucket);
+    expect(keys.filter((k) => k.startsWith('raw/'))).toHaveLength(MESSAGES.length);
+    // The run ended with the search flush: one segment (built by the sqlite-wasm shipped beside the
+    // bundle, which found its .wasm file), the manifest naming it, nothing left pending.
+    expect(
+      keys
+        .filter((k) => !k.startsWith('raw/'))
+        .map((k) => k.split('/').slice(0, 2).join('/'))
+        .sort(),
+    ).toEqual(['search/manifest', 'search/segments']);
     expect(secretRequests).toEqual([SECRET_ARN]);
     expect(run.stdout + run.stderr).not.toContain(lab.password);
 
@@ -380,6 +396,17 @@ describe('deploy rehearsal: the bundled code from cdk.out, wired as the template
       ]);
     }
     expect(secretRequests.length).toBe(before);
+  });
+
+  it('a search through the bundled API handler opens the segment the bundled puller wrote', async () => {
+    const api = lambdaUnderTest('query API');
+    const event = httpApiEvent('/search');
+    event.rawQueryString = `q=second&mailbox=${MAILBOX_ID}`;
+    const result = value(await invoke<ApiResult>(api, event));
+    expect(result.statusCode, result.body).toBe(200);
+    const body = JSON.parse(result.body) as { items: { subject: string }[]; nextCursor: unknown };
+    expect(body.items.map((i) => i.subject)).toEqual(['two']);
+    expect(body.nextCursor).toBeNull();
   });
 
   it('a request through the bundled API handler lists the archive and links the raw mail', async () => {

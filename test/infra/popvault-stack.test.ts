@@ -315,6 +315,7 @@ describe('the puller', () => {
         'NODE_OPTIONS',
         'POPVAULT_BUCKET',
         'POPVAULT_MAILBOX',
+        'POPVAULT_SEARCH',
         'POPVAULT_SPOOL_DIR',
         'POPVAULT_TABLE',
       ]);
@@ -414,7 +415,7 @@ describe('the puller', () => {
 });
 
 describe('least privilege', () => {
-  it('each mailbox puller may create mail under its own raw/ prefix, write the index, read its own secret, and nothing else', () => {
+  it('each mailbox puller may create mail under its own raw/ prefix, keep its own search index, write the index, read its own secret, and nothing else', () => {
     const bucket = mailBucketOf(example.json);
     for (const [id, segment] of [
       ['personal', 'cGVyc29uYWw'],
@@ -431,6 +432,9 @@ describe('least privilege', () => {
           'sqs:GetQueueUrl',
           's3:PutObject',
           's3:AbortMultipartUpload',
+          's3:GetObject',
+          's3:DeleteObject',
+          's3:ListBucket',
           'dynamodb:GetItem',
           'dynamodb:BatchGetItem',
           'dynamodb:Query',
@@ -441,12 +445,15 @@ describe('least privilege', () => {
           'secretsmanager:GetSecretValue',
         ]),
       );
-      // No read, list or delete: a HEAD of a missing key gets 403, which the store never sends.
-      expect(actions.filter((a) => /^s3:(Delete|Get|List)|\*/.test(a))).toEqual([]);
+      // No read, list or delete of mail: a HEAD of a missing key gets 403, which the store never
+      // sends. Those actions exist only for the mailbox's own search index (next test).
+      const search = new Set(['SearchIndexObjects', 'ListSearchIndex']);
+      const mail = statements.filter((s) => !search.has(s.Sid ?? ''));
+      expect(actionsOf(mail).filter((a) => /^s3:(Delete|Get|List)|\*/.test(a))).toEqual([]);
       const objects = {
         'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, `/raw/${segment}/*`]],
       };
-      expect(statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('s3:')))).toEqual([
+      expect(mail.filter((s) => actionsOf([s]).some((a) => a.startsWith('s3:')))).toEqual([
         {
           Sid: 'CreateRawMailOnly',
           Effect: 'Allow',
@@ -479,6 +486,60 @@ describe('least privilege', () => {
         })),
       ]);
     }
+  });
+
+  it('threat: one mailbox’s run touches another’s search index — each puller reads, writes, deletes and lists only its own search keys', () => {
+    const bucket = mailBucketOf(example.json);
+    const arn = (key: string) => ({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, `/${key}`]],
+    });
+    for (const [id, segment] of [
+      ['personal', 'cGVyc29uYWw'],
+      ['work', 'd29yaw'],
+    ] as const) {
+      const statements = statementsOfRole(example.json, pullerRoleOf(example.json, id));
+      const keys = [`search/pending/${segment}/*`, `search/segments/${segment}/*`];
+      const manifest = `search/manifest/${segment}.json`;
+      expect(statements.find((s) => s.Sid === 'SearchIndexObjects')).toEqual({
+        Sid: 'SearchIndexObjects',
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        Resource: [...keys, manifest].map(arn),
+      });
+      expect(statements.find((s) => s.Sid === 'ListSearchIndex')).toEqual({
+        Sid: 'ListSearchIndex',
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: { 'Fn::GetAtt': [bucket, 'Arn'] },
+        Condition: { StringLike: { 's3:prefix': [...keys, manifest] } },
+      });
+    }
+    // The environment variable that turns the journal and the flush on sits beside the grant.
+    const env = propsOf(example.json.Resources[pullerOf(example.json, 'personal')]).Environment as {
+      Variables: Record<string, unknown>;
+    };
+    expect(env.Variables.POPVAULT_SEARCH).toBe('s3-segments');
+  });
+
+  it('the API function reads search manifests and segments, and lists nothing', () => {
+    const bucket = mailBucketOf(example.json);
+    const api = statementsOfRole(example.json, roleOf(example.json, 'QueryApiHandlerFunction'));
+    expect(api.find((s) => s.Sid === 'ReadSearchIndex')).toEqual({
+      Sid: 'ReadSearchIndex',
+      Effect: 'Allow',
+      Action: 's3:GetObject',
+      Resource: ['search/manifest/*', 'search/segments/*'].map((key) => ({
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, `/${key}`]],
+      })),
+    });
+    expect(actionsOf(api)).not.toContain('s3:ListBucket');
+    const fn =
+      example.json.Resources[
+        logicalId(example.json, 'AWS::Lambda::Function', 'QueryApiHandlerFunction')
+      ];
+    expect(
+      (propsOf(fn).Environment as { Variables: Record<string, unknown> }).Variables.POPVAULT_SEARCH,
+    ).toBe('s3-segments');
   });
 
   it('threat: one mailbox’s run reads another’s secret — mailbox A’s role may read A’s secret and not B’s, and no puller role has a wildcard secret grant', () => {

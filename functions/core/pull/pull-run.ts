@@ -41,6 +41,22 @@ export interface PullDeps {
   leaseIdentity?: LeaseIdentity;
   /** Progress for a terminal or a test: no message content, only keys and sizes. */
   onProgress?: (event: PullProgress) => void;
+  /**
+   * Work that needs the mailbox's single writer, done after the POP3 session while the run still
+   * holds the lease (in AWS: the search flush, functions/adapters/aws/search-flush.ts). Skipped
+   * when the lease was lost. Mail is archived and the session over by then, so its failure is
+   * logged and changes nothing about the run: not its outcome, not a DELE.
+   */
+  afterSession?: (run: AfterSession) => Promise<void>;
+}
+
+export interface AfterSession {
+  mailboxId: string;
+  runId: string;
+  /** Aborted if the lease is lost meanwhile: stop before writing anything another run may own. */
+  leaseSignal: AbortSignal;
+  /** Epoch ms by which the run must be over (PullOptions.hardDeadline). */
+  hardDeadline: number;
 }
 
 import type { PullProgress } from './run-counts.js';
@@ -89,6 +105,7 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
   } catch (err) {
     state.fatal ??= err;
   } finally {
+    await afterSession(options, deps, runId, keeper.signal, logger);
     await keeper.release();
   }
   const err = state.fatal;
@@ -98,6 +115,27 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
     return finish(failure.temporary ? 'retry-later' : 'failed', failure);
   }
   return finish(state.counts.failed > 0 || state.stopReason !== null ? 'partial' : 'success', null);
+}
+
+/** Runs deps.afterSession while the lease is held; a failure is logged, never raised. */
+async function afterSession(
+  options: PullOptions,
+  deps: PullDeps,
+  runId: string,
+  leaseSignal: AbortSignal,
+  logger: RunLogger,
+): Promise<void> {
+  if (deps.afterSession === undefined || leaseSignal.aborted) return;
+  const { mailboxId, hardDeadline } = options;
+  try {
+    await deps.afterSession({ mailboxId, runId, leaseSignal, hardDeadline });
+  } catch (err) {
+    logger.error('the work after the session failed; the archived mail is unaffected', {
+      mailboxId,
+      runId,
+      errorCode: classifyError(err).code,
+    });
+  }
 }
 
 /** Builds the run record, writes it (a failed write is logged, not raised) and logs the run's end. */
