@@ -171,6 +171,43 @@ const BY_FILE: Record<string, EquivalentMutant[]> = {
       why: 'Base64 has "=" only as padding at its end, so the first run of "=" is the last.',
     },
   ],
+  'functions/core/pop3/transport.ts': [
+    {
+      line: "return value.replace(/[:\\s]/g, '').toUpperCase();",
+      mutator: 'MethodExpression',
+      original: "value.replace(/[:\\s]/g, '').toUpperCase()",
+      replacement: "value.replace(/[:\\s]/g, '').toLowerCase()",
+      why: 'Both sides of the one comparison that uses it (the seen fingerprint and the pin) go through this function, and folding hex digits to lower case is as one-to-one as folding them to upper case: the same pairs compare equal.',
+    },
+    {
+      line: "if (opts.tls === 'none' && !isLoopbackAddress(socket.remoteAddress ?? '')) {",
+      mutator: 'StringLiteral',
+      original: "''",
+      replacement: '"Stryker was here!"',
+      why: 'Neither "" nor "Stryker was here!" is an IP address, so isLoopbackAddress returns false for both (and after \'connect\' remoteAddress is set anyway).',
+    },
+    {
+      line: '...(opts.ca === undefined ? {} : { ca: opts.ca }),',
+      mutator: 'ConditionalExpression',
+      original: 'opts.ca === undefined',
+      replacement: 'false',
+      why: "Passes ca: undefined instead of no ca. Node's configSecureContext does `if (ca) addCACerts(...) else context.addRootCerts()` (checked on Node 20 with --expose-internals), so both trust the default root store.",
+    },
+    {
+      line: "socket.on('error', () => {});",
+      mutator: 'StringLiteral',
+      original: "'error'",
+      replacement: '""',
+      why: 'tls.connect({ socket }) over a connected net.Socket moves its handle into the TLS wrap, so reads, writes and their errors happen there and are emitted on the TLS socket only. Checked on Node 20: a reset mid-handshake (tls-handshake.test.ts) and one after it emit ECONNRESET on the TLS socket and nothing on the raw one. The listener stays as a guard for Node versions or paths not checked here.',
+    },
+    {
+      line: "const seen = tls.getPeerCertificate().fingerprint256 ?? '';",
+      mutator: 'StringLiteral',
+      original: "''",
+      replacement: '"Stryker was here!"',
+      why: "'secureConnect' fires only after the peer's certificate chain was verified (rejectUnauthorized is always true, and Node's default ciphers have no anonymous suites), so there is a peer certificate with a fingerprint256 and the fallback is never used.",
+    },
+  ],
   'functions/core/pop3/wire-reader.ts': [
     {
       line: 'this.#socket?.pause();',
