@@ -187,6 +187,13 @@ const BY_FILE: Record<string, EquivalentMutant[]> = {
       why: 'Neither "" nor "Stryker was here!" is an IP address, so isLoopbackAddress returns false for both (and after \'connect\' remoteAddress is set anyway).',
     },
     {
+      line: "const code = err.code ?? '';",
+      mutator: 'StringLiteral',
+      original: "''",
+      replacement: '"Stryker was here!"',
+      why: 'Without a code the error is TLS_FAILED either way: neither "" nor "Stryker was here!" is ERR_TLS_CERT_ALTNAME_INVALID or one of UNTRUSTED_CODES, and the TLS_FAILED message shows err.message, not the code.',
+    },
+    {
       line: '...(opts.ca === undefined ? {} : { ca: opts.ca }),',
       mutator: 'ConditionalExpression',
       original: 'opts.ca === undefined',
