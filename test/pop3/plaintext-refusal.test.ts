@@ -43,6 +43,8 @@ describe('plaintext POP3 to this machine only', () => {
     'pop.example.com',
     'localhost.example.com',
     '127.0.0.1.example.com',
+    // Not an address at all, only shaped like an IPv4-mapped loopback one.
+    '::ffff:127.0.0.1.example.com',
   ])(
     '%s is not loopback: refused even with the insecure flag, naming the host and the fix',
     (host) => {

@@ -214,7 +214,8 @@ export class WireReader {
       this.#paused = false;
       this.#socket?.resume();
     }
-    const before = this.#buffered;
+    // Woken by bytes, the end, or a failure: the caller looks for what it needs and, short of it, calls
+    // again, and the checks above report a failure before the end.
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.fail(this.#onIdle(timeoutMs, what));
@@ -224,13 +225,5 @@ export class WireReader {
         resolve();
       };
     });
-    if (this.#buffered > before) return;
-    if (this.#failure) throw this.#failure;
-    if (this.#ended) {
-      throw new Pop3ProtocolError(
-        'UNEXPECTED_EOF',
-        `the server closed the connection while a ${what} was expected`,
-      );
-    }
   }
 }
