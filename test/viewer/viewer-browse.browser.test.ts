@@ -112,8 +112,6 @@ describe('the viewer, in chromium', () => {
     await page.goto(`${served.url}/#/mailbox/work?q=${encodeURIComponent('subject:invoice')}`);
     await page.locator('#messages tbody tr').first().click();
     await page.locator('#attachments li').first().waitFor();
-    // The HTML part loads in its frame meanwhile; let it settle so the downloads race nothing.
-    await page.frameLocator('iframe#html').locator('body').waitFor();
     await page.screenshot({ path: join(SCREENSHOTS, 'message.png') });
     const [attachment] = await Promise.all([
       page.waitForEvent('download'),
