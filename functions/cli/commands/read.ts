@@ -1,9 +1,7 @@
-import { createQueryApp } from '../../query-api/create-query-app.js';
 import { decodeMessageRef } from '../../query-api/params.js';
+import { ARCHIVE_READ_OPTIONS, openArchiveApi } from '../archive-api.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
 import { CliError, EXIT } from '../cli-error.js';
-import { defaultArchiveDirectory, openLocalArchive } from '../local-archive.js';
-import { createSignedApiClient } from '../signed-api-client.js';
 import type { CommandIo } from './pull.js';
 
 export const READ_HELP = `popvault list | show | raw: read the local archive from the terminal
@@ -21,24 +19,10 @@ name one.
 "list". "raw" writes the exact archived bytes.
 `;
 
-const OPTIONS = {
-  archive: { type: 'string' },
-  api: { type: 'string' },
-  region: { type: 'string' },
-  mailbox: { type: 'string' },
-  limit: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
 interface ApiError {
   error: { code: string; message: string };
 }
 
-/**
- * Reads go through the same query app the API serves, in-process: one set of validation and one
- * response shape for the terminal and for HTTP.
- */
 /**
  * A message's path under its mailbox (/mailboxes/{mailbox}/messages/{id}), the route an IAM policy
  * can grant one mailbox by; the mailbox comes from the id itself, which names it.
@@ -60,13 +44,11 @@ export async function readCommand(
   argv: string[],
   io: CommandIo,
 ): Promise<number> {
-  const { values, positionals } = parseCommandArgs(command, argv, OPTIONS, true);
+  const { values, positionals } = parseCommandArgs(command, argv, ARCHIVE_READ_OPTIONS, true);
   if (values.help) {
     io.stdout.write(READ_HELP);
     return EXIT.ok;
   }
-  if (values.api && values.archive)
-    throw new CliError(`popvault ${command}: use either --archive or --api.`);
   const id = positionals[0];
   if (command !== 'list' && (id === undefined || positionals.length > 1)) {
     throw new CliError(
@@ -80,23 +62,9 @@ export async function readCommand(
         ? `/mailboxes/${encodeURIComponent(values.mailbox)}/messages?limit=${limit}`
         : '/mailboxes'
       : `${messagePath(command, id ?? '')}${command === 'raw' ? '/raw' : ''}`;
-  let request: (path: string) => Promise<Response>;
-  let close = (): void => {};
-  if (values.api) {
-    request = createSignedApiClient({
-      baseUrl: values.api,
-      ...((values.region ?? io.env.AWS_REGION)
-        ? { region: values.region ?? io.env.AWS_REGION }
-        : {}),
-    });
-  } else {
-    const archive = await openLocalArchive(values.archive ?? defaultArchiveDirectory(io.env));
-    const app = createQueryApp({ index: archive.index, store: archive.rawStore });
-    request = async (p) => app.request(p);
-    close = archive.close;
-  }
+  const archive = await openArchiveApi(command, values, io.env);
   try {
-    const response = await request(path);
+    const response = await archive.request(path);
     if (!response.ok) {
       const body = (await response.json()) as ApiError;
       throw new CliError(
@@ -116,7 +84,7 @@ export async function readCommand(
     io.stdout.write(`${render(command, body)}\n`);
     return EXIT.ok;
   } finally {
-    close();
+    archive.close();
   }
 }
 

@@ -1,8 +1,6 @@
-import { createQueryApp } from '../../query-api/create-query-app.js';
+import { ARCHIVE_READ_OPTIONS, openArchiveApi } from '../archive-api.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
 import { CliError, EXIT } from '../cli-error.js';
-import { defaultArchiveDirectory, openLocalArchive } from '../local-archive.js';
-import { createSignedApiClient } from '../signed-api-client.js';
 import type { CommandIo } from './pull.js';
 
 export const SEARCH_HELP = `popvault search: find archived messages by the words in them
@@ -21,16 +19,6 @@ QUERY is one argument (quote it in the shell):
 IDs open with "popvault show ID". Messages archived before search existed are found once
 "popvault reindex" has read their text.
 `;
-
-const OPTIONS = {
-  archive: { type: 'string' },
-  api: { type: 'string' },
-  region: { type: 'string' },
-  mailbox: { type: 'string' },
-  limit: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
 
 interface Hit {
   id: string;
@@ -57,13 +45,11 @@ function render(hits: Hit[]): string {
 }
 
 export async function searchCommand(argv: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs('search', argv, OPTIONS, true);
+  const { values, positionals } = parseCommandArgs('search', argv, ARCHIVE_READ_OPTIONS, true);
   if (values.help) {
     io.stdout.write(SEARCH_HELP);
     return EXIT.ok;
   }
-  if (values.api && values.archive)
-    throw new CliError('popvault search: use either --archive or --api.');
   if (positionals.length !== 1) {
     throw new CliError(
       'popvault search: give the query as one argument, quoted: popvault search "invoice from:alice".',
@@ -72,23 +58,9 @@ export async function searchCommand(argv: string[], io: CommandIo): Promise<numb
   const params = new URLSearchParams({ q: positionals[0] ?? '' });
   if (values.mailbox !== undefined) params.set('mailbox', values.mailbox);
   params.set('limit', String(positiveInt('search', 'limit', values.limit) ?? 20));
-  let request: (path: string) => Promise<Response>;
-  let close = (): void => {};
-  if (values.api) {
-    const region = values.region ?? io.env.AWS_REGION;
-    request = createSignedApiClient({ baseUrl: values.api, ...(region ? { region } : {}) });
-  } else {
-    const archive = await openLocalArchive(values.archive ?? defaultArchiveDirectory(io.env));
-    const app = createQueryApp({
-      index: archive.index,
-      store: archive.rawStore,
-      search: archive.index,
-    });
-    request = async (path) => app.request(path);
-    close = archive.close;
-  }
+  const archive = await openArchiveApi('search', values, io.env);
   try {
-    const response = await request(`/search?${params}`);
+    const response = await archive.request(`/search?${params}`);
     const body = (await response.json()) as {
       items?: Hit[];
       error?: { code: string; message: string };
@@ -102,6 +74,6 @@ export async function searchCommand(argv: string[], io: CommandIo): Promise<numb
     io.stdout.write(values.json ? `${JSON.stringify(body, null, 2)}\n` : `${render(body.items)}\n`);
     return EXIT.ok;
   } finally {
-    close();
+    archive.close();
   }
 }
