@@ -3,69 +3,55 @@
  * its attachments and raw download, all by keyboard too. Mail is hostile: a subject made of markup
  * must show as text, and the page must ask nothing of any host but this server.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Served, startLocalApi } from '../../functions/cli/commands/serve.js';
-import { openLocalArchive } from '../../functions/cli/local-archive.js';
 import { fixture, run, seed } from '../query-api/query-api-kit.js';
-import { launchBrowser } from '../support/browser.js';
+import {
+  SCREENSHOTS,
+  signedIn as signIn,
+  startViewerLab,
+  type ViewerLab,
+} from '../support/viewer-kit.js';
 
-const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'reports', 'screenshots');
 const MARKUP_SUBJECT =
   '<img src="https://tracker.example/p.gif" onerror="window.pwned=1"><b>Hi</b>';
 
-let browser: Browser;
-let served: Served;
-let directory: string;
+let lab: ViewerLab;
 
 beforeAll(async () => {
-  directory = mkdtempSync(join(tmpdir(), 'popvault-viewer-'));
-  const archive = await openLocalArchive(directory);
-  const target = { index: archive.index, store: archive.rawStore };
-  for (const [key, name] of [
-    ['uidl-lunch', 'plain-text.eml'],
-    ['uidl-invoice', 'multipart-alternative-attachments.eml'],
-    ['uidl-encoded', 'encoded-words.eml'],
-  ] as const) {
-    await seed(target, { mailboxId: 'work', messageKey: key, raw: fixture(name) });
-  }
-  const hostile = Buffer.from(
-    `From: a@example.com\r\nSubject: ${MARKUP_SUBJECT}\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\n\r\nbody\r\n`,
-  );
-  await seed(target, { mailboxId: 'work', messageKey: 'uidl-markup', raw: hostile });
-  await archive.index.putRun(run('work', 'run-1'));
-  await archive.index.putRun(
-    run('work', 'run-2', {
-      startedAt: '2024-06-01T11:00:00.000Z',
-      endedAt: '2024-06-01T11:00:02.000Z',
-      outcome: 'failed',
-      errorCode: 'AUTH_FAILED',
-      errorMessage: 'the server refused the password',
-    }),
-  );
-  archive.close();
-  served = await startLocalApi(directory, 0);
-  browser = await launchBrowser();
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  lab = await startViewerLab(async (archive) => {
+    for (const [key, name] of [
+      ['uidl-lunch', 'plain-text.eml'],
+      ['uidl-invoice', 'multipart-alternative-attachments.eml'],
+      ['uidl-encoded', 'encoded-words.eml'],
+    ] as const) {
+      await seed(archive, { mailboxId: 'work', messageKey: key, raw: fixture(name) });
+    }
+    const hostile = Buffer.from(
+      `From: a@example.com\r\nSubject: ${MARKUP_SUBJECT}\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\n\r\nbody\r\n`,
+    );
+    await seed(archive, { mailboxId: 'work', messageKey: 'uidl-markup', raw: hostile });
+    await archive.index.putRun(run('work', 'run-1'));
+    await archive.index.putRun(
+      run('work', 'run-2', {
+        startedAt: '2024-06-01T11:00:00.000Z',
+        endedAt: '2024-06-01T11:00:02.000Z',
+        outcome: 'failed',
+        errorCode: 'AUTH_FAILED',
+        errorMessage: 'the server refused the password',
+      }),
+    );
+  });
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await served?.stop();
-  rmSync(directory, { recursive: true, force: true });
-});
+afterAll(() => lab?.stop());
 
 /** A signed-in page, and every host it sent a request to. */
 async function signedIn(): Promise<{ context: BrowserContext; page: Page; hosts: Set<string> }> {
-  const context = await browser.newContext({ acceptDownloads: true });
-  const page = await context.newPage();
+  const { context, page } = await signIn(lab, { acceptDownloads: true });
   const hosts = new Set<string>();
   page.on('request', (request) => hosts.add(new URL(request.url()).host));
-  await page.goto(served.newLoginUrl());
-  await page.locator('#mailboxes').waitFor();
   return { context, page, hosts };
 }
 
@@ -94,7 +80,7 @@ describe('the viewer, in chromium', () => {
 
   it('searches a mailbox and marks the matching words', async () => {
     const { context, page } = await signedIn();
-    await page.goto(`${served.url}/#/mailbox/work`);
+    await page.goto(`${lab.served.url}/#/mailbox/work`);
     await page.locator('#messages').waitFor();
     await page.keyboard.press('/');
     await page.keyboard.type('invoice');
@@ -109,7 +95,7 @@ describe('the viewer, in chromium', () => {
 
   it('opens a message with its attachments, and downloads an attachment and the raw .eml', async () => {
     const { context, page } = await signedIn();
-    await page.goto(`${served.url}/#/mailbox/work?q=${encodeURIComponent('subject:invoice')}`);
+    await page.goto(`${lab.served.url}/#/mailbox/work?q=${encodeURIComponent('subject:invoice')}`);
     await page.locator('#messages tbody tr').first().click();
     await page.locator('#attachments li').first().waitFor();
     await page.screenshot({ path: join(SCREENSHOTS, 'message.png') });
@@ -131,7 +117,7 @@ describe('the viewer, in chromium', () => {
 
   it("shows a mailbox's runs, the failed one with its error", async () => {
     const { context, page } = await signedIn();
-    await page.goto(`${served.url}/#/mailbox/work`);
+    await page.goto(`${lab.served.url}/#/mailbox/work`);
     await page.locator('#runs-link').click();
     await page.locator('#runs').waitFor();
     expect(await page.locator('#runs tbody tr').count()).toBe(2);
@@ -143,7 +129,7 @@ describe('the viewer, in chromium', () => {
 
   it('shows a subject made of markup as text: no element, no script, no request elsewhere', async () => {
     const { context, page, hosts } = await signedIn();
-    await page.goto(`${served.url}/#/mailbox/work`);
+    await page.goto(`${lab.served.url}/#/mailbox/work`);
     await page.locator('#messages').waitFor();
     const row = page.locator('#messages tbody tr', { hasText: '<b>Hi</b>' });
     expect(await row.locator('img, b').count()).toBe(0);
@@ -151,7 +137,7 @@ describe('the viewer, in chromium', () => {
     await page.locator('#message').waitFor();
     expect(await page.locator('h2').textContent()).toBe(MARKUP_SUBJECT);
     expect(await page.evaluate('window.pwned')).toBeUndefined();
-    expect([...hosts]).toEqual([new URL(served.url).host]);
+    expect([...hosts]).toEqual([new URL(lab.served.url).host]);
     await context.close();
   });
 });

@@ -3,26 +3,18 @@
  * run, its form must not submit, its remote images must not load until the reader asks (each is a
  * read receipt), and its own cid: images must show.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Served, startLocalApi } from '../../functions/cli/commands/serve.js';
-import { openLocalArchive } from '../../functions/cli/local-archive.js';
 import { seed } from '../query-api/query-api-kit.js';
-import { launchBrowser } from '../support/browser.js';
+import { SCREENSHOTS, signedIn, startViewerLab, type ViewerLab } from '../support/viewer-kit.js';
 
-const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'reports', 'screenshots');
 /** A 1x1 PNG. */
 const PIXEL =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 
-let browser: Browser;
-let served: Served;
-let directory: string;
+let lab: ViewerLab;
 let beacon: Server;
 let beaconUrl: string;
 const beaconHits: string[] = [];
@@ -68,28 +60,19 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => beacon.listen(0, '127.0.0.1', resolve));
   beaconUrl = `http://127.0.0.1:${(beacon.address() as AddressInfo).port}`;
-  directory = mkdtempSync(join(tmpdir(), 'popvault-viewer-'));
-  const archive = await openLocalArchive(directory);
-  await seed(
-    { index: archive.index, store: archive.rawStore },
-    { mailboxId: 'work', messageKey: 'uidl-parcel', raw: hostileMessage() },
-  );
-  archive.close();
-  served = await startLocalApi(directory, 0);
-  browser = await launchBrowser();
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  lab = await startViewerLab(async (archive) => {
+    await seed(archive, { mailboxId: 'work', messageKey: 'uidl-parcel', raw: hostileMessage() });
+  });
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await served?.stop();
+  await lab?.stop();
   await new Promise((resolve) => beacon?.close(resolve));
-  rmSync(directory, { recursive: true, force: true });
 });
 
 describe('an HTML message, in chromium', () => {
   it('shows it without running its script, sending its form or loading remote images; its own image shows', async () => {
-    const context = await browser.newContext();
+    const { context, page } = await signedIn(lab);
     // Hosts a request actually went to: chromium reports requests its CSP blocked as well, as
     // failures that never left the browser.
     const hosts = new Set<string>();
@@ -99,10 +82,7 @@ describe('an HTML message, in chromium', () => {
         hosts.add(new URL(request.url()).host);
       }
     });
-    const page = await context.newPage();
-    await page.goto(served.newLoginUrl());
-    await page.locator('#mailboxes').waitFor();
-    await page.goto(`${served.url}/#/mailbox/work`);
+    await page.goto(`${lab.served.url}/#/mailbox/work`);
     await page.locator('#messages tbody tr').first().click();
     const frame = page.frameLocator('iframe#html');
     await frame.locator('#greeting').waitFor();
@@ -117,7 +97,7 @@ describe('an HTML message, in chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'message-html.png') });
     expect(await frame.locator('title, h1').first().evaluate('document.title')).not.toBe('ran');
     expect(beaconHits).toEqual([]);
-    expect([...hosts]).toEqual([new URL(served.url).host]);
+    expect([...hosts]).toEqual([new URL(lab.served.url).host]);
 
     // Asked for: now the remote images load, and still no script runs.
     await page.locator('#remote-images').click();

@@ -3,54 +3,38 @@
  * viewer signed in, leaves no code in the address bar or the history, gives the page no cookie it
  * could read, and is worth nothing the second time.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Served, startLocalApi } from '../../functions/cli/commands/serve.js';
-import { openLocalArchive } from '../../functions/cli/local-archive.js';
 import { fixture, run, seed } from '../query-api/query-api-kit.js';
-import { launchBrowser } from '../support/browser.js';
+import { SCREENSHOTS, startViewerLab, type ViewerLab } from '../support/viewer-kit.js';
 
-const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'reports', 'screenshots');
-
-let browser: Browser;
-let served: Served;
-let directory: string;
+let lab: ViewerLab;
 
 beforeAll(async () => {
-  directory = mkdtempSync(join(tmpdir(), 'popvault-viewer-'));
-  const archive = await openLocalArchive(directory);
-  await seed(
-    { index: archive.index, store: archive.rawStore },
-    { mailboxId: 'work', messageKey: 'uidl-1', raw: fixture('plain-text.eml') },
-  );
-  await archive.index.putRun(run('work', 'run-1'));
-  archive.close();
-  served = await startLocalApi(directory, 0);
-  browser = await launchBrowser();
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  lab = await startViewerLab(async (archive) => {
+    await seed(archive, {
+      mailboxId: 'work',
+      messageKey: 'uidl-1',
+      raw: fixture('plain-text.eml'),
+    });
+    await archive.index.putRun(run('work', 'run-1'));
+  });
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await served?.stop();
-  rmSync(directory, { recursive: true, force: true });
-});
+afterAll(() => lab?.stop());
 
 describe('the one-time sign-in link, in chromium', () => {
   it('opens the viewer signed in, and the code leaves the address bar and the history', async () => {
-    const context = await browser.newContext();
+    const context = await lab.browser.newContext();
     const page = await context.newPage();
-    await page.goto(served.loginUrl);
+    await page.goto(lab.served.loginUrl);
     await page.locator('#mailboxes').waitFor();
     expect(await page.locator('#mailboxes tbody tr').first().textContent()).toContain('work');
-    expect(page.url()).toBe(`${served.url}/`);
+    expect(page.url()).toBe(`${lab.served.url}/`);
     // The history entry itself was rewritten: back and forward again, the code is not there.
     await page.goBack();
     await page.goForward();
-    expect(page.url()).toBe(`${served.url}/`);
+    expect(page.url()).toBe(`${lab.served.url}/`);
     // HttpOnly: nothing in the page (or mail shown in it) can read the session.
     expect(await page.evaluate('document.cookie')).toBe('');
     const [cookie] = await context.cookies();
@@ -63,9 +47,9 @@ describe('the one-time sign-in link, in chromium', () => {
   });
 
   it('the same link a second time, in a fresh browser, signs nobody in and says why', async () => {
-    const context = await browser.newContext();
+    const context = await lab.browser.newContext();
     const page = await context.newPage();
-    await page.goto(served.loginUrl);
+    await page.goto(lab.served.loginUrl);
     await expect.poll(() => page.locator('#status').textContent()).toContain('already used');
     expect(await context.cookies()).toEqual([]);
     const api = await page.evaluate("fetch('/mailboxes').then((r) => r.status)");
