@@ -9,6 +9,7 @@ import { encodeMessageRef } from '../../functions/query-api/params.js';
 import { fixture, RecordingLogger, seed } from '../query-api/query-api-kit.js';
 import { MemoryRawStore } from '../support/memory-archive.js';
 import { SearchableMemoryIndex } from '../support/memory-search.js';
+import { queryOfPieces } from '../support/search-query-pieces.js';
 
 const SEED = 8025;
 
@@ -111,28 +112,7 @@ describe('whatever a caller asks, the API answers 2xx or a JSON 4xx', () => {
   });
 
   it('never a 500 from /search, whatever the query', async () => {
-    const piece = fc.constantFrom(
-      '"',
-      '-',
-      ':',
-      '*',
-      ' ',
-      'from:',
-      'has:',
-      'before:',
-      'after:',
-      'x',
-      'é',
-      '東京',
-      '(',
-      'NOT',
-      '%',
-      '\u0002',
-    );
-    const q = fc.oneof(
-      text,
-      fc.array(piece, { maxLength: 20 }).map((parts) => parts.join('')),
-    );
+    const q = fc.oneof(text, queryOfPieces);
     const params = fc.tuple(
       q,
       fc.option(fc.oneof(text, fc.constant('work')), { nil: undefined }),
