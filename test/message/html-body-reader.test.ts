@@ -5,6 +5,7 @@ import {
   MAX_INLINE_IMAGE_OCTETS,
   readHtmlBody,
 } from '../../functions/core/message/html-body-reader.js';
+import { MAX_MULTIPART_DEPTH } from '../../functions/core/message/message-limits.js';
 
 const read = (raw: string | Buffer) =>
   readHtmlBody(Readable.from([typeof raw === 'string' ? Buffer.from(raw, 'latin1') : raw]));
@@ -36,6 +37,17 @@ function related(html: string, images: Array<{ id: string; type: string; data: B
 }
 
 describe('reading a stored message back for display', () => {
+  it('a message nested past the structural limit shows what came before it, and never throws', async () => {
+    const depth = MAX_MULTIPART_DEPTH + 5;
+    const open = Array.from(
+      { length: depth },
+      (_, i) => `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n`,
+    ).join('');
+    const raw = `Content-Type: multipart/mixed; boundary="top"\r\n\r\n--top\r\nContent-Type: text/html\r\n\r\n<p>first</p>\r\n--top\r\n${open}Content-Type: text/html\r\n\r\n<p>deep</p>\r\n`;
+    const body = await read(raw);
+    expect(body?.html).toContain('<p>first</p>');
+  });
+
   it('decodes the HTML part in its declared charset', async () => {
     const body = await read(
       'Content-Type: text/html; charset=iso-8859-1\r\n\r\n<p>Gr\xfc\xdfe</p>\r\n',
