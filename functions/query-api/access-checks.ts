@@ -24,10 +24,13 @@ export async function requireMailbox(
  * The message the path's id names. On the mailbox-scoped routes the id must name a message of the
  * path's mailbox: otherwise a caller granted /mailboxes/A/* by IAM could read B's mail with B's id.
  */
+/** The path of a message route: its id, and its mailbox when the path names one. */
+export type MessagePath = { mailboxId?: string; id: MessageRef };
+
 export async function requireMessage(
   index: ArchiveReader,
   access: MailboxAccess,
-  path: { mailboxId?: string; id: MessageRef },
+  path: MessagePath,
 ): Promise<MessageRecord> {
   const ref = path.id;
   if (

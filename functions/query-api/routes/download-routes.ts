@@ -5,7 +5,7 @@
 import { pipeline, Readable } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { requireMessage } from '../access-checks.js';
+import { type MessagePath, requireMessage } from '../access-checks.js';
 import { locateAttachment, openAttachment } from '../attachment-source.js';
 import {
   contentDisposition,
@@ -14,7 +14,6 @@ import {
   rawFilename,
 } from '../download-headers.js';
 import { ApiError } from '../errors.js';
-import type { MessageRef } from '../params.js';
 import type { AppEnv, QueryApi, RouteDeps } from '../query-app-deps.js';
 import { errorAnswers } from '../schemas/error-schemas.js';
 import {
@@ -103,8 +102,6 @@ export const getAttachmentInMailboxRoute = createRoute({
   summary: `${getAttachment.summary}, in one mailbox`,
   request: { query: NoQuery, params: MailboxAttachmentParams },
 });
-
-type MessagePath = { mailboxId?: string; id: MessageRef };
 
 function refuseLarge(deps: RouteDeps, octets: number, what: string, instead: string): void {
   if (octets > deps.maxBodyOctets) {

@@ -7,8 +7,9 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { type HtmlBody, readHtmlBody } from '../../core/message/html-body-reader.js';
-import { requireMessage } from '../access-checks.js';
+import { type MessagePath, requireMessage } from '../access-checks.js';
 import { ApiError } from '../errors.js';
+import type { MailboxAccess } from '../mailbox-access.js';
 import type { QueryApi, RouteDeps } from '../query-app-deps.js';
 import { errorAnswers } from '../schemas/error-schemas.js';
 import { HtmlQuery, MailboxMessageParams, MessageParams } from '../schemas/parameter-schemas.js';
@@ -67,8 +68,8 @@ export const getHtmlInMailboxRoute = createRoute({
 
 async function sendHtml(
   deps: RouteDeps,
-  path: { mailboxId?: string; id: Parameters<typeof requireMessage>[2]['id'] },
-  access: Parameters<typeof requireMessage>[1],
+  access: MailboxAccess,
+  path: MessagePath,
   remote: boolean,
 ): Promise<Response> {
   const record = await requireMessage(deps.index, access, path);
@@ -93,9 +94,9 @@ async function sendHtml(
 
 export function registerHtmlRoutes(app: QueryApi, deps: RouteDeps): void {
   app.openapi(getHtmlRoute, async (c) =>
-    sendHtml(deps, c.req.valid('param'), c.get('access'), c.req.valid('query').images === 'remote'),
+    sendHtml(deps, c.get('access'), c.req.valid('param'), c.req.valid('query').images === 'remote'),
   );
   app.openapi(getHtmlInMailboxRoute, async (c) =>
-    sendHtml(deps, c.req.valid('param'), c.get('access'), c.req.valid('query').images === 'remote'),
+    sendHtml(deps, c.get('access'), c.req.valid('param'), c.req.valid('query').images === 'remote'),
   );
 }
