@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { buildSync } from 'esbuild';
+import { SQLITE_WASM_MODULE } from '../infra/constructs/node-function.js';
 import type { DovecotInfo } from '../test/support/dovecot.js';
 import { describeFailure, REPO_ROOT, runTimed } from './lib.js';
 
@@ -25,6 +26,8 @@ export interface Bundle {
   entry: string;
   bytes: number;
   gzipBytes: number;
+  /** Every file of the asset but source maps: index.mjs and what ships beside it (sqlite-wasm). */
+  packageBytes: number;
   properties: Record<string, unknown>;
   variables: Record<string, unknown>;
 }
@@ -105,6 +108,7 @@ export async function synthesize(
       entry,
       bytes: statSync(entry).size,
       gzipBytes: gzipSync(readFileSync(entry)).length,
+      packageBytes: filesBytes(join(outdir, asset.source.path)),
       properties,
       variables: (properties.Environment as { Variables: Record<string, unknown> }).Variables,
     };
@@ -120,6 +124,16 @@ export async function synthesize(
   );
   if (!puller || !api) throw new Error('no puller or query API function in the template');
   return { template, puller: bundleOf(puller), api: bundleOf(api), synthSeconds: synth.seconds };
+}
+
+function filesBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && !entry.name.endsWith('.map')) {
+      total += statSync(join(entry.parentPath, entry.name)).size;
+    }
+  }
+  return total;
 }
 
 /**
@@ -138,6 +152,7 @@ export function contributors(entry: string): { total: number; top: [string, numb
     platform: 'node',
     target: 'node24',
     mainFields: ['module', 'main'],
+    external: [SQLITE_WASM_MODULE],
     logLevel: 'error',
   });
   const byPackage = new Map<string, number>();

@@ -10,7 +10,7 @@
  * a Zipf-like spread over a 30,000-word vocabulary (so some are in most messages and most in few),
  * with accented words, and one message in twenty in Japanese or Chinese.
  *
- *   npm run bench:search -- [--messages 10000] [--runs 3] [--requests 200]
+ *   npm run bench:search -- [--messages 10000] [--requests 200]
  */
 import { statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
