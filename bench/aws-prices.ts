@@ -30,6 +30,8 @@ export const PRICES = {
   /** EventBridge Scheduler: the first 14 million invocations a month are free. */
   schedulerFreeInvocations: 14_000_000,
   schedulerPerMillion: 1.0,
+  /** API Gateway HTTP API, the first 300 million requests a month. */
+  apiGatewayHttpPerMillion: 1.0,
 } as const;
 
 /** Requests S3 bills at the PUT price; every other S3 command counted is a read (DELETE is free). */

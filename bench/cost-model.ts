@@ -2,10 +2,12 @@
  * What the stack costs a month, computed from what a scheduled run really asks of AWS: the puller's
  * own handler (createPullerHandler, as Lambda runs it) pulls from Dovecot into the S3 and DynamoDB
  * emulators while every SDK request is counted by command, and DynamoDB's consumed capacity (asked
- * for on every request, ReturnConsumedCapacity TOTAL) is summed. Two runs are measured: one that finds
- * no mail (most scheduled runs) and one that archives a batch of the bench corpus; the difference
- * divided by the batch is the cost of one message. Metric series are counted from what the handler
- * publishes, alarms from the synthesized template. Prices: bench/aws-prices.ts.
+ * for on every request, ReturnConsumedCapacity TOTAL) is summed. Three runs are measured, with search
+ * on as deployed and again with it off: one that archives a batch of the bench corpus, one that
+ * archives a single message, one that finds no mail (most scheduled runs). The batch minus the single
+ * run, divided by the batch less one, is the cost of a message; the single run minus the idle run and
+ * one message is what any run with mail pays once (the search flush). Metric series are counted from
+ * what the handler publishes, alarms from the synthesized template. Prices: bench/aws-prices.ts.
  *
  * Durations are measured against emulators and a Dovecot on loopback, so they are lower bounds of a
  * run against a real server across the internet (a TLS handshake and each round trip add to them).
@@ -18,6 +20,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { journalDocument } from '../functions/adapters/aws/search-journal.js';
+import { SEGMENTS_PREFIX } from '../functions/adapters/aws/search-keys.js';
+import { WASM_SEGMENTS } from '../functions/adapters/aws/sqlite-wasm-segments.js';
 import { createMessageParser } from '../functions/core/message/message-parser.js';
 import { parseMailboxSettings } from '../functions/core/settings/mailbox-settings.js';
 import { createPullerHandler } from '../functions/puller/create-puller-handler.js';
@@ -27,7 +32,7 @@ import {
   dynamoClientFor,
   s3ClientFor,
 } from '../test/support/aws-clients.js';
-import { type DovecotInfo, startDovecot } from '../test/support/dovecot.js';
+import { type DovecotInfo, seedMailbox, startDovecot } from '../test/support/dovecot.js';
 import { type AwsEmulatorInfo, startAwsEmulators } from '../test/support/emulators.js';
 import { buildCorpus } from './corpus.js';
 import { type AlarmCounts, renderCost } from './cost-report.js';
@@ -104,10 +109,15 @@ function instrument(s3: S3Client, dynamo: DynamoDBClient, current: () => RunTall
 }
 
 export interface CostMeasurement {
+  search: boolean;
   batch: number;
   batchOctets: number;
   idle: RunTally;
   busy: RunTally;
+  /** A run that archives one message (after the batch: the search manifest exists). */
+  single: RunTally;
+  /** Search segments in S3 per message archived, after all runs (0 with search off). */
+  segmentBytesPerMessage: number;
   /** What stays stored per message: raw bytes in S3 and index bytes in DynamoDB (item JSON). */
   s3BytesPerMessage: number;
   dynamoBytesPerMessage: number;
@@ -134,9 +144,11 @@ export async function measureCost(options: {
   dovecot: DovecotInfo;
   aws: AwsEmulatorInfo;
   batch: number;
+  search: boolean;
 }): Promise<CostMeasurement> {
-  const { dovecot, aws, batch } = options;
-  const corpus = buildCorpus().slice(0, batch);
+  const { dovecot, aws, batch, search } = options;
+  const all = buildCorpus().slice(0, batch + 1);
+  const corpus = all.slice(0, batch);
   const user = seedFresh(dovecot, 'cost', corpus);
   const s3 = s3ClientFor(aws);
   const dynamo = dynamoClientFor(aws);
@@ -154,8 +166,9 @@ export async function measureCost(options: {
     secretId: 'cost-secret',
   });
   const handler = createPullerHandler({
-    env: { bucketName: bucket, tableName: table, spoolDirectory: spool, mailbox },
+    env: { bucketName: bucket, tableName: table, spoolDirectory: spool, mailbox, search },
     s3,
+    search: { toDocument: journalDocument, format: WASM_SEGMENTS },
     dynamo,
     secrets: {
       getSecretString: async () => {
@@ -190,16 +203,23 @@ export async function measureCost(options: {
     return tally;
   };
   try {
-    progress(`cost: a run archiving ${batch} messages`);
+    const label = search ? 'search on' : 'search off';
+    progress(`cost (${label}): a run archiving ${batch} messages`);
     const busy = await run();
-    progress('cost: a run that finds no mail');
+    seedMailbox(dovecot, user, all.slice(batch));
+    progress(`cost (${label}): a run archiving one message`);
+    const single = await run();
+    progress(`cost (${label}): a run that finds no mail`);
     const idle = await run();
     const batchOctets = corpus.reduce((sum, m) => sum + m.length, 0);
     return {
+      search,
       batch,
       batchOctets,
       idle,
       busy,
+      single,
+      segmentBytesPerMessage: (await prefixBytes(s3, bucket, SEGMENTS_PREFIX)) / (batch + 1),
       s3BytesPerMessage: batchOctets / batch,
       dynamoBytesPerMessage: (await tableBytes(dynamo, table)) / Math.max(1, batch),
     };
@@ -208,6 +228,24 @@ export async function measureCost(options: {
     s3.destroy();
     dynamo.destroy();
   }
+}
+
+async function prefixBytes(s3: S3Client, bucket: string, prefix: string): Promise<number> {
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  let bytes = 0;
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(token ? { ContinuationToken: token } : {}),
+      }),
+    );
+    for (const object of page.Contents ?? []) bytes += object.Size ?? 0;
+    token = page.NextContinuationToken;
+  } while (token);
+  return bytes;
 }
 
 /** Alarms in the template with one mailbox and with two: the difference is per mailbox. */
@@ -230,13 +268,17 @@ if (isMain(import.meta.url)) {
   const dovecot = await startDovecot({ lockSession: false });
   const emulators = await startAwsEmulators();
   try {
-    const measured = await measureCost({
-      dovecot: dovecot.info,
-      aws: emulators.info,
-      batch: Number(values.batch),
-    });
+    const measure = (search: boolean) =>
+      measureCost({
+        dovecot: dovecot.info,
+        aws: emulators.info,
+        batch: Number(values.batch),
+        search,
+      });
+    const withSearch = await measure(true);
+    const withoutSearch = await measure(false);
     progress('cost: alarms in the synthesized template');
-    console.log(renderCost(measured, await countAlarms()));
+    console.log(renderCost(withSearch, withoutSearch, await countAlarms()));
   } finally {
     await emulators.stop();
     await dovecot.stop();

@@ -1,7 +1,7 @@
 /**
  * The puller's search flush as the pull run's afterSession step: flush the mailbox's pending
  * documents into a segment (functions/adapters/aws/search-flush.ts) while the run holds the lease,
- * and report how it went in the log and the metrics. A failure is reported here and swallowed:
+ * and report how it went in the log (and, when it fails or is skipped, in the metrics). A failure is reported here and swallowed:
  * the mail is archived already, and the pending documents wait for the next run.
  */
 import type { S3SearchObjects } from '../adapters/aws/s3-search-objects.js';
@@ -40,12 +40,11 @@ export function searchFlushStep(deps: SearchFlushStepDeps): (run: AfterSession) 
     try {
       const report = await flushSearch(mailboxId, deps, leaseSignal);
       const durationMs = now() - started;
+      // The figures of a flush that worked go to the log only. As metrics they were three series
+      // per mailbox, $0.90 a month each mailbox (CloudWatch bills each series that gets data), for
+      // what Logs Insights finds in this line. Failures and skips stay metrics: a healthy month
+      // sends none, and the failures have an alarm (infra/constructs/archive-alarms.ts).
       logger.info('search index flushed', { mailboxId, runId, durationMs, ...report });
-      metrics.addMetric('SearchDocumentsIndexed', 'Count', report.indexed);
-      metrics.addMetric('SearchFlushDuration', 'Milliseconds', durationMs);
-      if (report.segmentsWritten > 0) {
-        metrics.addMetric('SearchSegmentBytes', 'Bytes', report.liveOctets);
-      }
       if (report.unreadable > 0) {
         logger.warn('pending search documents that were not documents were dropped', {
           mailboxId,

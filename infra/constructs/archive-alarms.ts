@@ -33,7 +33,8 @@ export interface ArchiveAlarmsProps {
  * no successful run for `alarms.missedRunPeriods` scheduled runs (missing data counts
  * as missed, so a puller that never runs alarms too); a credential failure; a run whose received
  * sizes disagreed with LIST for many messages (RunSession.sizesSuspect); for policy "delete",
- * mail left on the server growing over `missedRunPeriods` runs in a row.
+ * mail left on the server growing over `missedRunPeriods` runs in a row; the search flush failing
+ * in three runs within an hour.
  */
 export class ArchiveAlarms extends Construct {
   readonly topic: sns.Topic;
@@ -74,7 +75,10 @@ export class ArchiveAlarms extends Construct {
       }
       const puller = pullers.get(mailbox.id);
       if (!puller) throw new Error(`mailbox ${mailbox.id} has no puller function`);
-      for (const alarm of this.mailboxAlarms(mailbox, config, puller)) {
+      for (const alarm of [
+        ...this.mailboxAlarms(mailbox, config, puller),
+        this.searchFlushAlarm(mailbox),
+      ]) {
         for (const target of targets) alarm.addAlarmAction(target);
         this.alarms.push(alarm);
       }
@@ -87,6 +91,21 @@ export class ArchiveAlarms extends Construct {
     const topic = new sns.Topic(this, id, { displayName, enforceSSL: true });
     if (email !== null) topic.addSubscription(new subscriptions.EmailSubscription(email));
     return topic;
+  }
+
+  /**
+   * One failed flush only delays search (the next run retries it, nothing is lost), so this waits
+   * for three failures within an hour: with the default 15-minute schedule, three runs of four.
+   */
+  private searchFlushAlarm(mailbox: MailboxConfig): cloudwatch.Alarm {
+    return new cloudwatch.Alarm(this, `SearchFlushFailing-${mailbox.id}`, {
+      alarmDescription: `popvault: the search index of mailbox ${mailbox.id} failed to flush in 3 runs within an hour. Archiving goes on and no mail is lost, but new mail is not searchable until a flush succeeds. Read the puller log ("search flush failed", errorCode).`,
+      metric: mailboxMetric(mailbox.id, 'SearchFlushFailures', 'Sum', 60),
+      threshold: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 
   private mailboxAlarms(

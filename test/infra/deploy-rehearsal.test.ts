@@ -348,8 +348,13 @@ describe('deploy rehearsal: the bundled code from cdk.out, wired as the template
     });
     const emitted = new Set(directive?.Metrics.map((m) => m.Name));
     // Emitted only when they happen: a credential failure, a run told to retry later, a run whose
-    // LIST sizes disagreed with the mail served.
-    const conditional = new Set(['CredentialFailures', 'RunsRetryLater', 'SizesSuspectRuns']);
+    // LIST sizes disagreed with the mail served, a search flush that failed.
+    const conditional = new Set([
+      'CredentialFailures',
+      'RunsRetryLater',
+      'SizesSuspectRuns',
+      'SearchFlushFailures',
+    ]);
     expect(emitted.has('ListSizeMismatches')).toBe(true);
     for (const [id, alarm] of resourcesOf(synthesized.json, 'AWS::CloudWatch::Alarm')) {
       const properties = alarm.Properties ?? {};

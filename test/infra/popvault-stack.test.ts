@@ -914,8 +914,8 @@ describe('alarms and dashboard', () => {
       ]),
     );
     // 1 stack-wide (dead letters) + per mailbox: its puller's errors, missed, credentials, sizes
-    // suspect (+ growing for "delete").
-    expect(resourcesOf(example.json, 'AWS::CloudWatch::Alarm')).toHaveLength(1 + 5 + 4);
+    // suspect, search flush failing (+ growing for "delete").
+    expect(resourcesOf(example.json, 'AWS::CloudWatch::Alarm')).toHaveLength(1 + 6 + 5);
   });
 
   it('e-mail subscriptions: the stack topic and a mailbox’s own topic; topics refuse plain HTTP', () => {
@@ -937,6 +937,20 @@ describe('alarms and dashboard', () => {
     expect(resourcesOf(example.json, 'AWS::SNS::Subscription')).toHaveLength(0);
     for (const [, policy] of resourcesOf(full.json, 'AWS::SNS::TopicPolicy')) {
       expect(JSON.stringify(policy.Properties)).toContain('"aws:SecureTransport":"false"');
+    }
+  });
+
+  it('a search flush failing in three runs within an hour alarms, for every mailbox', () => {
+    for (const id of ['personal', 'work']) {
+      example.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'SearchFlushFailures',
+        Dimensions: puller({ mailbox: id }),
+        Statistic: 'Sum',
+        Period: 3600,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: 3,
+        TreatMissingData: 'notBreaching',
+      });
     }
   });
 

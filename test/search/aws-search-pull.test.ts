@@ -178,6 +178,19 @@ describe('AWS search: pull, flush, search on the emulators', () => {
     expect(subjects(await find(reader(lab), ['fail'], 'wombat'))).toEqual(['kept']);
   });
 
+  it('a flush that works publishes no metric: each series would be billed per mailbox every month', async () => {
+    const user = uniqueUser('search-quiet');
+    seedMailbox(dovecot, user, [Buffer.from('Subject: quiet\n\nthe numbat counts\n')]);
+    const metrics = recordingMetrics();
+    const run = await runPull(
+      pullOptions(dovecot, 'quiet'),
+      pullDeps(lab, user, dovecot.password, { afterSession: flushStep(lab.objects, metrics) }),
+    );
+    expect(run.outcome).toBe('success');
+    expect(subjects(await find(reader(lab), ['quiet'], 'numbat'))).toEqual(['quiet']);
+    expect(metrics.names).toEqual([]);
+  });
+
   it('a pending object that is not a document is dropped, not indexed', async () => {
     await lab.s3.send(
       new PutObjectCommand({
