@@ -6,7 +6,7 @@ import { S3RawStore } from '../adapters/aws/s3-raw-store.js';
 import { S3SearchObjects } from '../adapters/aws/s3-search-objects.js';
 import type { SegmentFormat } from '../adapters/aws/search-flush.js';
 import { type DocumentBuilder, SearchJournalIndex } from '../adapters/aws/search-journal.js';
-import type { PullIndex, RunRecord } from '../core/archive/ports.js';
+import type { ArchiveReader, PullIndex, RawStore, RunRecord } from '../core/archive/ports.js';
 import type { CredentialsProvider } from '../core/credentials/credentials-provider.js';
 import {
   fromSecretsManager,
@@ -58,7 +58,8 @@ export interface PullerSearch {
  */
 function searchParts(
   deps: PullerDeps,
-  index: PullIndex,
+  index: PullIndex & Pick<ArchiveReader, 'listMessages'>,
+  rawStore: RawStore,
   now: () => number,
 ): { index: PullIndex; afterSession?: (run: AfterSession) => Promise<void> } {
   if (deps.env.search !== true) return { index };
@@ -74,6 +75,7 @@ function searchParts(
       now,
       logger: deps.logger,
       metrics: deps.metrics,
+      backfill: { reader: index, rawStore, toDocument: deps.search.toDocument },
     }),
   };
 }
@@ -130,6 +132,7 @@ export function createPullerHandler(deps: PullerDeps) {
   const search = searchParts(
     deps,
     new DynamoMessageIndex({ client: deps.dynamo, tableName: deps.env.tableName }),
+    rawStore,
     now,
   );
   let provider: Promise<CredentialsProvider> | null = null;

@@ -5,6 +5,7 @@
  * the mail is archived already, and the pending documents wait for the next run.
  */
 import type { S3SearchObjects } from '../adapters/aws/s3-search-objects.js';
+import { type BackfillDeps, backfillSearch } from '../adapters/aws/search-backfill.js';
 import { flushSearch, type SegmentFormat } from '../adapters/aws/search-flush.js';
 import { classifyError } from '../core/errors/popvault-error.js';
 import type { RunLogger } from '../core/pull/pull-options.js';
@@ -23,11 +24,13 @@ export interface SearchFlushStepDeps {
   now: () => number;
   logger: RunLogger;
   metrics: RunMetrics;
+  /** Reading back the text of mail archived before search; absent, nothing is read back. */
+  backfill?: Omit<BackfillDeps, 'objects' | 'onFailure'>;
 }
 
 export function searchFlushStep(deps: SearchFlushStepDeps): (run: AfterSession) => Promise<void> {
   const { logger, metrics, now } = deps;
-  return async ({ mailboxId, runId, leaseSignal, hardDeadline }) => {
+  return async ({ mailboxId, runId, startedAt, leaseSignal, hardDeadline }) => {
     const started = now();
     if (hardDeadline - started < FLUSH_MIN_REMAINING_MS) {
       logger.warn('too little time left to flush the search index; it is flushed next run', {
@@ -37,6 +40,7 @@ export function searchFlushStep(deps: SearchFlushStepDeps): (run: AfterSession) 
       metrics.addMetric('SearchFlushesSkipped', 'Count', 1);
       return;
     }
+    await backfillStep(deps, { mailboxId, runId, startedAt }, leaseSignal);
     try {
       const report = await flushSearch(mailboxId, deps, leaseSignal);
       const durationMs = now() - started;
@@ -60,4 +64,48 @@ export function searchFlushStep(deps: SearchFlushStepDeps): (run: AfterSession) 
       metrics.addMetric('SearchFlushFailures', 'Count', 1);
     }
   };
+}
+
+/**
+ * Before the flush, so the flush indexes what it journals. Its failure is logged and the flush goes
+ * on: the state was saved after each page, and the next run continues.
+ */
+async function backfillStep(
+  deps: SearchFlushStepDeps,
+  run: { mailboxId: string; runId: string; startedAt: number },
+  leaseSignal: AbortSignal,
+): Promise<void> {
+  const { logger, backfill } = deps;
+  if (backfill === undefined) return;
+  const { mailboxId, runId } = run;
+  try {
+    const report = await backfillSearch(
+      run,
+      {
+        ...backfill,
+        objects: deps.objects,
+        onFailure: (record, message) =>
+          logger.warn(
+            'an archived message could not be read back for search; it stays unsearchable',
+            {
+              mailboxId,
+              messageKey: record.messageKey,
+              reason: message,
+            },
+          ),
+      },
+      leaseSignal,
+    );
+    if (report.journalled + report.failed > 0) {
+      logger.info('read back archived mail for search', { mailboxId, runId, ...report });
+    }
+  } catch (error) {
+    logger.error('reading back archived mail for search failed; the next run continues', {
+      mailboxId,
+      runId,
+      errorCode: classifyError(error).code,
+    });
+    // Counted with the flush failures: either way, mail is not becoming searchable.
+    deps.metrics.addMetric('SearchFlushFailures', 'Count', 1);
+  }
 }

@@ -99,7 +99,7 @@ export class ArchiveAlarms extends Construct {
    */
   private searchFlushAlarm(mailbox: MailboxConfig): cloudwatch.Alarm {
     return new cloudwatch.Alarm(this, `SearchFlushFailing-${mailbox.id}`, {
-      alarmDescription: `popvault: the search index of mailbox ${mailbox.id} failed to flush in 3 runs within an hour. Archiving goes on and no mail is lost, but new mail is not searchable until a flush succeeds. Read the puller log ("search flush failed", errorCode).`,
+      alarmDescription: `popvault: the search index of mailbox ${mailbox.id} failed to flush (or to read back mail archived before search) in 3 runs within an hour. Archiving goes on and no mail is lost, but new mail is not searchable until a flush succeeds. Read the puller log ("search flush failed", errorCode).`,
       metric: mailboxMetric(mailbox.id, 'SearchFlushFailures', 'Sum', 60),
       threshold: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
 import {
+  backfillKey,
   MANIFEST_PREFIX,
   manifestKey,
   pendingPrefix,
@@ -159,7 +160,7 @@ export class MailBucket extends Construct {
     acknowledgeWildcardResource(
       principal as unknown as IConstruct,
       `${nagArnOf(this.bucket)}/${RAW_PREFIX}${encodeKeySegment(mailboxId)}/*`,
-      "Object keys are content digests known only at run time, so writes must cover every key under this one mailbox's prefix. No read, list or delete is granted, and the policy allows creating objects only with If-None-Match (create-only).",
+      "Object keys are content digests known only at run time, so writes must cover every key under this one mailbox's prefix. No list or delete is granted, a read only for the search backfill (grantPullerSearch), and the policy allows creating objects only with If-None-Match (create-only).",
     );
   }
 
@@ -168,19 +169,32 @@ export class MailBucket extends Construct {
    * mailbox's own search keys (functions/adapters/aws/search-keys.ts): read, write and delete its
    * pending documents, its segments and its manifest, and list those prefixes (the flush finds
    * pending documents and stray segments by listing, and lists the manifest's key before reading
-   * it, see readManifest). Nothing under raw/ changes: mail stays create-only. KMS use is the one
-   * grantPullerWrite gives (encrypt and decrypt via S3).
+   * it, see readManifest). The backfill state is read and written the same way (a missing one must
+   * read as missing, not denied, so its key is listable too). The mailbox's own raw mail is readable,
+   * for the backfill that reads back mail archived before search (search-backfill.ts), but never
+   * changed: it stays create-only. KMS use is the one grantPullerWrite gives (encrypt and decrypt
+   * via S3).
    */
   grantPullerSearch(grantee: iam.IGrantable, mailboxId: string): void {
     const pending = `${pendingPrefix(mailboxId)}*`;
     const segments = `${segmentsPrefix(mailboxId)}*`;
     const manifest = manifestKey(mailboxId);
+    const backfill = backfillKey(mailboxId);
     const principal = grantee.grantPrincipal;
     principal.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'SearchIndexObjects',
         actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        resources: [pending, segments, manifest].map((key) => this.bucket.arnForObjects(key)),
+        resources: [pending, segments, manifest, backfill].map((key) =>
+          this.bucket.arnForObjects(key),
+        ),
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadRawMailForSearchBackfill',
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects(`${RAW_PREFIX}${encodeKeySegment(mailboxId)}/*`)],
       }),
     );
     principal.addToPrincipalPolicy(
@@ -188,7 +202,7 @@ export class MailBucket extends Construct {
         sid: 'ListSearchIndex',
         actions: ['s3:ListBucket'],
         resources: [this.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [pending, segments, manifest] } },
+        conditions: { StringLike: { 's3:prefix': [pending, segments, manifest, backfill] } },
       }),
     );
     for (const key of [pending, segments]) {

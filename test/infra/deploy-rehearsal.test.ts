@@ -313,13 +313,14 @@ describe('deploy rehearsal: the bundled code from cdk.out, wired as the template
     const keys = await listAllKeys(s3ClientFor(aws), bucket);
     expect(keys.filter((k) => k.startsWith('raw/'))).toHaveLength(MESSAGES.length);
     // The run ended with the search flush: one segment (built by the sqlite-wasm shipped beside the
-    // bundle, which found its .wasm file), the manifest naming it, nothing left pending.
+    // bundle, which found its .wasm file), the manifest naming it, nothing left pending, and the
+    // backfill's state (nothing archived before search: done at once).
     expect(
       keys
         .filter((k) => !k.startsWith('raw/'))
         .map((k) => k.split('/').slice(0, 2).join('/'))
         .sort(),
-    ).toEqual(['search/manifest', 'search/segments']);
+    ).toEqual(['search/backfill', 'search/manifest', 'search/segments']);
     expect(secretRequests).toEqual([SECRET_ARN]);
     expect(run.stdout + run.stderr).not.toContain(lab.password);
 

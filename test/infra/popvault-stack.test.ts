@@ -446,8 +446,13 @@ describe('least privilege', () => {
         ]),
       );
       // No read, list or delete of mail: a HEAD of a missing key gets 403, which the store never
-      // sends. Those actions exist only for the mailbox's own search index (next test).
-      const search = new Set(['SearchIndexObjects', 'ListSearchIndex']);
+      // sends. Those actions exist only for the mailbox's own search index, and a read of its own
+      // raw mail for the search backfill (next test).
+      const search = new Set([
+        'SearchIndexObjects',
+        'ListSearchIndex',
+        'ReadRawMailForSearchBackfill',
+      ]);
       const mail = statements.filter((s) => !search.has(s.Sid ?? ''));
       expect(actionsOf(mail).filter((a) => /^s3:(Delete|Get|List)|\*/.test(a))).toEqual([]);
       const objects = {
@@ -500,18 +505,26 @@ describe('least privilege', () => {
       const statements = statementsOfRole(example.json, pullerRoleOf(example.json, id));
       const keys = [`search/pending/${segment}/*`, `search/segments/${segment}/*`];
       const manifest = `search/manifest/${segment}.json`;
+      const backfill = `search/backfill/${segment}.json`;
       expect(statements.find((s) => s.Sid === 'SearchIndexObjects')).toEqual({
         Sid: 'SearchIndexObjects',
         Effect: 'Allow',
         Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        Resource: [...keys, manifest].map(arn),
+        Resource: [...keys, manifest, backfill].map(arn),
       });
       expect(statements.find((s) => s.Sid === 'ListSearchIndex')).toEqual({
         Sid: 'ListSearchIndex',
         Effect: 'Allow',
         Action: 's3:ListBucket',
         Resource: { 'Fn::GetAtt': [bucket, 'Arn'] },
-        Condition: { StringLike: { 's3:prefix': [...keys, manifest] } },
+        Condition: { StringLike: { 's3:prefix': [...keys, manifest, backfill] } },
+      });
+      // The backfill reads back this mailbox's own mail, never another's, and changes none.
+      expect(statements.find((s) => s.Sid === 'ReadRawMailForSearchBackfill')).toEqual({
+        Sid: 'ReadRawMailForSearchBackfill',
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: arn(`raw/${segment}/*`),
       });
     }
     // The environment variable that turns the journal and the flush on sits beside the grant.

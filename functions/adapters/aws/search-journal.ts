@@ -28,7 +28,8 @@ export type DocumentBuilder = (
 
 /**
  * The shared document of a record; a record written without text (a caller that passes none) is
- * still found by subject, addresses and attachment names until `popvault reindex` adds its body.
+ * still found by subject, addresses and attachment names; the puller's backfill (search-backfill.ts)
+ * reads back the body of mail archived before search was on.
  */
 export const journalDocument: DocumentBuilder = (record, text) =>
   searchDocumentOf(record, text ?? { body: '', truncated: false });

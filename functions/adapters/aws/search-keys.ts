@@ -5,7 +5,9 @@
  *   before its record (the text journal), deleted once a segment holds it;
  * - `search/segments/<mailbox>/<sequence>-<random>.sqlite`: immutable FTS5 segments;
  * - `search/manifest/<mailbox>.json`: which segments are live. Readers read only this and the
- *   segments it names, never a listing.
+ *   segments it names, never a listing;
+ * - `search/backfill/<mailbox>.json`: how far the puller has read back the text of mail archived
+ *   before search (search-backfill.ts).
  *
  * The mailbox id is base64url-encoded as in raw keys (ids may hold "/" or ".."), so one mailbox's
  * prefix never contains another's and IAM grants can be per mailbox. The message key is hashed: a
@@ -18,6 +20,7 @@ export const SEARCH_PREFIX = 'search/';
 export const PENDING_PREFIX = `${SEARCH_PREFIX}pending/`;
 export const SEGMENTS_PREFIX = `${SEARCH_PREFIX}segments/`;
 export const MANIFEST_PREFIX = `${SEARCH_PREFIX}manifest/`;
+export const BACKFILL_PREFIX = `${SEARCH_PREFIX}backfill/`;
 
 export function pendingPrefix(mailboxId: string): string {
   return `${PENDING_PREFIX}${encodeKeySegment(mailboxId)}/`;
@@ -38,4 +41,8 @@ export function segmentKey(mailboxId: string, segmentId: string): string {
 
 export function manifestKey(mailboxId: string): string {
   return `${MANIFEST_PREFIX}${encodeKeySegment(mailboxId)}.json`;
+}
+
+export function backfillKey(mailboxId: string): string {
+  return `${BACKFILL_PREFIX}${encodeKeySegment(mailboxId)}.json`;
 }

@@ -53,6 +53,8 @@ export interface PullDeps {
 export interface AfterSession {
   mailboxId: string;
   runId: string;
+  /** Epoch ms the run started at, before its lease: every record it archived is from after this. */
+  startedAt: number;
   /** Aborted if the lease is lost meanwhile: stop before writing anything another run may own. */
   leaseSignal: AbortSignal;
   /** Epoch ms by which the run must be over (PullOptions.hardDeadline). */
@@ -105,7 +107,7 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
   } catch (err) {
     state.fatal ??= err;
   } finally {
-    await afterSession(options, deps, runId, keeper.signal, logger);
+    await afterSession(options, deps, { runId, startedAt }, keeper.signal, logger);
     await keeper.release();
   }
   const err = state.fatal;
@@ -121,14 +123,15 @@ export async function runPull(options: PullOptions, deps: PullDeps): Promise<Run
 async function afterSession(
   options: PullOptions,
   deps: PullDeps,
-  runId: string,
+  run: { runId: string; startedAt: number },
   leaseSignal: AbortSignal,
   logger: RunLogger,
 ): Promise<void> {
   if (deps.afterSession === undefined || leaseSignal.aborted) return;
   const { mailboxId, hardDeadline } = options;
+  const { runId } = run;
   try {
-    await deps.afterSession({ mailboxId, runId, leaseSignal, hardDeadline });
+    await deps.afterSession({ mailboxId, ...run, leaseSignal, hardDeadline });
   } catch (err) {
     logger.error('the work after the session failed; the archived mail is unaffected', {
       mailboxId,

@@ -39,7 +39,10 @@ export interface BackfillOptions {
 const BATCH = 100;
 
 /** The text of one archived message, read from its raw bytes. */
-export async function textOfRaw(rawStore: RawStore, rawKey: string): Promise<MessageText> {
+export async function textOfRaw(
+  rawStore: Pick<RawStore, 'get'>,
+  rawKey: string,
+): Promise<MessageText> {
   const parser = createMessageParser();
   await pipeline(await rawStore.get(rawKey), parser.sink);
   return parser.text;
