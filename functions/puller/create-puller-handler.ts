@@ -75,6 +75,7 @@ function searchParts(
       now,
       logger: deps.logger,
       metrics: deps.metrics,
+      records: index,
       backfill: { reader: index, rawStore, toDocument: deps.search.toDocument },
     }),
   };

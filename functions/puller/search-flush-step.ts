@@ -7,6 +7,7 @@
 import type { S3SearchObjects } from '../adapters/aws/s3-search-objects.js';
 import { type BackfillDeps, backfillSearch } from '../adapters/aws/search-backfill.js';
 import { flushSearch, type SegmentFormat } from '../adapters/aws/search-flush.js';
+import type { PullIndex } from '../core/archive/ports.js';
 import { classifyError } from '../core/errors/popvault-error.js';
 import type { RunLogger } from '../core/pull/pull-options.js';
 import type { AfterSession } from '../core/pull/pull-run.js';
@@ -24,6 +25,8 @@ export interface SearchFlushStepDeps {
   now: () => number;
   logger: RunLogger;
   metrics: RunMetrics;
+  /** The index: a pending document is indexed only while its record holds its bytes. */
+  records: Pick<PullIndex, 'getMessages'>;
   /** Reading back the text of mail archived before search; absent, nothing is read back. */
   backfill?: Omit<BackfillDeps, 'objects' | 'onFailure'>;
 }

@@ -46,6 +46,7 @@ function flushWithBackfill(
   return searchFlushStep({
     objects: lab.objects,
     format: WASM_SEGMENTS,
+    records: lab.index,
     now: Date.now,
     logger: { ...silent, warn: (message: string) => warnings.push(message) },
     metrics: noMetrics,
@@ -59,8 +60,19 @@ function flushWithBackfill(
 }
 
 /** A run as a stack deployed before search made it: records and raw mail, no text journalled. */
+/**
+ * One Dovecot user per mailbox, kept across its runs: two fresh users seeded in the same second can
+ * share a UIDVALIDITY and so list the same UIDLs, and the second would look archived already.
+ */
+const users = new Map<string, string>();
+function userOf(mailboxId: string): string {
+  const user = users.get(mailboxId) ?? uniqueUser(`backfill-${mailboxId}`);
+  users.set(mailboxId, user);
+  return user;
+}
+
 async function archiveWithoutSearch(mailboxId: string, mail: string[]): Promise<void> {
-  const user = uniqueUser(`backfill-${mailboxId}`);
+  const user = userOf(mailboxId);
   seedMailbox(
     dovecot,
     user,
@@ -75,7 +87,7 @@ async function archiveWithoutSearch(mailboxId: string, mail: string[]): Promise<
 
 /** A scheduled run of the updated stack: new mail journalled, then backfill and flush. */
 async function runWithSearch(mailboxId: string, mail: string[], step = flushWithBackfill()) {
-  const user = uniqueUser(`backfill-${mailboxId}`);
+  const user = userOf(mailboxId);
   seedMailbox(
     dovecot,
     user,
@@ -187,6 +199,7 @@ describe('AWS search: mail archived before search is read back', () => {
     const step = searchFlushStep({
       objects: lab.objects,
       format: WASM_SEGMENTS,
+      records: lab.index,
       now: Date.now,
       logger: { ...silent, error: (message: string) => errors.push(message) },
       metrics: noMetrics,

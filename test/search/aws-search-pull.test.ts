@@ -83,6 +83,7 @@ function flushStep(objects: S3SearchObjects, metrics = recordingMetrics()) {
   return searchFlushStep({
     objects,
     format: WASM_SEGMENTS,
+    records: lab.index,
     now: Date.now,
     logger: silent,
     metrics,

@@ -1,7 +1,7 @@
 /** What the flush and the query accept as a pending document or a manifest read from the bucket. */
 import { describe, expect, it } from 'vitest';
 import { emptyManifest, parseManifest } from '../../functions/adapters/aws/search-manifest.js';
-import { parsePending } from '../../functions/adapters/aws/search-pending.js';
+import { parsePending, parsePendingEntry } from '../../functions/adapters/aws/search-pending.js';
 
 const DOCUMENT = {
   mailboxId: 'm',
@@ -22,6 +22,26 @@ const SEGMENT = {
   octets: 4096,
   createdAt: '2026-12-05T00:00:00.000Z',
 };
+
+describe('parsePendingEntry', () => {
+  it('carries the digest the text was journalled with; a document from before it has none', () => {
+    const sha256 = 'c'.repeat(64);
+    expect(parsePendingEntry({ version: 1, sha256, document: DOCUMENT }, 'm')).toEqual({
+      document: DOCUMENT,
+      sha256,
+    });
+    expect(parsePendingEntry({ version: 1, document: DOCUMENT }, 'm')).toEqual({
+      document: DOCUMENT,
+      sha256: null,
+    });
+  });
+
+  it('threat: a forged digest is not taken as "no digest" (which would index it unchecked)', () => {
+    for (const sha256 of ['C'.repeat(64), 'c'.repeat(63), 42, null]) {
+      expect(parsePendingEntry({ version: 1, sha256, document: DOCUMENT }, 'm')).toBeNull();
+    }
+  });
+});
 
 describe('parsePending', () => {
   it('takes a document of this mailbox, and nothing else', () => {

@@ -132,8 +132,12 @@ async function journal(
   }
   const pending: PendingDocument = {
     version: PENDING_VERSION,
+    sha256: record.sha256,
     document: deps.toDocument(record, text),
   };
-  await deps.objects.putJson(pendingKey(record.mailboxId, record.messageKey), pending);
+  await deps.objects.putJson(
+    pendingKey(record.mailboxId, record.messageKey, record.sha256),
+    pending,
+  );
   report.journalled += 1;
 }

@@ -13,6 +13,7 @@
  * manifest and finds a merged-away segment gone reads the manifest again (s3-archive-search.ts).
  */
 import { randomBytes } from 'node:crypto';
+import type { PullIndex } from '../../core/archive/ports.js';
 import type { SearchDocument } from '../../core/search/search-ports.js';
 import { forEachLimited, type ListedObject, type S3SearchObjects } from './s3-search-objects.js';
 import { MAX_LIVE_SEGMENTS, mergeDocuments, pairToMerge } from './search-compaction.js';
@@ -24,7 +25,7 @@ import {
   type SegmentEntry,
   segmentId,
 } from './search-manifest.js';
-import { parsePending } from './search-pending.js';
+import { type PendingEntry, parsePendingEntry } from './search-pending.js';
 
 /** How segments are made and read back: FTS5 databases through sqlite-wasm (sqlite-wasm-segments.ts). */
 export interface SegmentFormat {
@@ -42,6 +43,12 @@ export interface SearchFlushDeps {
   random?: () => string;
   maxSegments?: number;
   maxDocumentsPerFlush?: number;
+  /**
+   * The records pending documents belong to: a document is indexed only if its record exists with
+   * the bytes the text came from. The puller always passes its index; without it, every pending
+   * document is indexed (tests of segments alone).
+   */
+  records?: Pick<PullIndex, 'getMessages'>;
 }
 
 /**
@@ -58,6 +65,11 @@ export interface FlushReport {
   indexed: number;
   /** Pending objects that were not a document of this mailbox: deleted, and counted here. */
   unreadable: number;
+  /**
+   * Pending documents whose record is missing or holds other bytes (a UIDL reused for another
+   * message, whose record was refused under that key): deleted, never indexed.
+   */
+  stale: number;
   /** Pending documents left for the next flush (over MAX_DOCUMENTS_PER_FLUSH). */
   deferred: number;
   segmentsWritten: number;
@@ -87,6 +99,7 @@ export async function flushSearch(
   const report: FlushReport = {
     indexed: 0,
     unreadable: 0,
+    stale: 0,
     deferred: 0,
     segmentsWritten: 0,
     merges: 0,
@@ -120,16 +133,35 @@ export async function flushSearch(
   return report;
 }
 
+/** The documents whose record exists with the bytes their text came from. */
+async function current(
+  ctx: FlushContext,
+  entries: readonly PendingEntry[],
+): Promise<SearchDocument[]> {
+  const { records } = ctx.deps;
+  if (records === undefined) return entries.map((e) => e.document);
+  const keys = [...new Set(entries.map((e) => e.document.messageKey))];
+  const found = await records.getMessages(ctx.mailboxId, keys);
+  return entries
+    .filter((e) => {
+      const record = found.get(e.document.messageKey);
+      return record !== undefined && (e.sha256 === null || e.sha256 === record.sha256);
+    })
+    .map((e) => e.document);
+}
+
 async function readPending(
   ctx: FlushContext,
   batch: readonly ListedObject[],
 ): Promise<SearchDocument[]> {
-  const documents: (SearchDocument | null)[] = new Array(batch.length).fill(null);
+  const entries: (PendingEntry | null)[] = new Array(batch.length).fill(null);
   await forEachLimited(batch, PENDING_READ_CONCURRENCY, async (object, i) => {
-    documents[i] = parsePending(await ctx.deps.objects.getJson(object.key), ctx.mailboxId);
+    entries[i] = parsePendingEntry(await ctx.deps.objects.getJson(object.key), ctx.mailboxId);
   });
-  const readable = documents.filter((d): d is SearchDocument => d !== null);
-  ctx.report.unreadable += batch.length - readable.length;
+  const parsed = entries.filter((e): e is PendingEntry => e !== null);
+  ctx.report.unreadable += batch.length - parsed.length;
+  const readable = await current(ctx, parsed);
+  ctx.report.stale += parsed.length - readable.length;
   // Pending keys are one per message key, so this only orders: by key, for a reproducible segment.
   const merged = mergeDocuments([readable]).sort((a, b) =>
     a.messageKey < b.messageKey ? -1 : a.messageKey > b.messageKey ? 1 : 0,

@@ -48,9 +48,13 @@ export class SearchJournalIndex implements PullIndex {
   async putMessage(record: MessageRecord, text?: MessageText): Promise<PutMessageResult> {
     const pending: PendingDocument = {
       version: PENDING_VERSION,
+      sha256: record.sha256,
       document: this.#toDocument(record, text),
     };
-    await this.#objects.putJson(pendingKey(record.mailboxId, record.messageKey), pending);
+    await this.#objects.putJson(
+      pendingKey(record.mailboxId, record.messageKey, record.sha256),
+      pending,
+    );
     return this.#inner.putMessage(record, text);
   }
 

@@ -1,7 +1,7 @@
 /**
  * Where a mailbox's search index lives in the archive bucket, beside its raw mail:
  *
- * - `search/pending/<mailbox>/<sha256(messageKey)>.json`: one message's search document, written
+ * - `search/pending/<mailbox>/<sha256(messageKey, content sha256)>.json`: one message's search document, written
  *   before its record (the text journal), deleted once a segment holds it;
  * - `search/segments/<mailbox>/<sequence>-<random>.sqlite`: immutable FTS5 segments;
  * - `search/manifest/<mailbox>.json`: which segments are live. Readers read only this and the
@@ -26,8 +26,13 @@ export function pendingPrefix(mailboxId: string): string {
   return `${PENDING_PREFIX}${encodeKeySegment(mailboxId)}/`;
 }
 
-export function pendingKey(mailboxId: string, messageKey: string): string {
-  const digest = createHash('sha256').update(messageKey, 'utf8').digest('hex');
+/**
+ * One pending object per message key AND content: a UIDL a server reuses for other bytes journals
+ * the second message under a key of its own, so it never overwrites the first one's text before
+ * its record is refused (the flush then drops it, search-flush.ts).
+ */
+export function pendingKey(mailboxId: string, messageKey: string, sha256: string): string {
+  const digest = createHash('sha256').update(`${messageKey}\n${sha256}`, 'utf8').digest('hex');
   return `${pendingPrefix(mailboxId)}${digest}.json`;
 }
 

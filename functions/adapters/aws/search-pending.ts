@@ -10,7 +10,29 @@ export const PENDING_VERSION = 1;
 
 export interface PendingDocument {
   version: typeof PENDING_VERSION;
+  /**
+   * The content digest of the message the text is from (MessageRecord.sha256): the flush indexes
+   * the text only while the record under its key has these bytes. Absent in documents journalled
+   * before it was added; those are indexed when their record exists.
+   */
+  sha256?: string;
   document: SearchDocument;
+}
+
+export interface PendingEntry {
+  document: SearchDocument;
+  sha256: string | null;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** The document and the digest it was journalled with, or null as for parsePending. */
+export function parsePendingEntry(value: unknown, mailboxId: string): PendingEntry | null {
+  const document = parsePending(value, mailboxId);
+  if (document === null) return null;
+  const sha256 = (value as { sha256?: unknown }).sha256;
+  if (sha256 === undefined) return { document, sha256: null };
+  return typeof sha256 === 'string' && SHA256_HEX.test(sha256) ? { document, sha256 } : null;
 }
 
 const TEXT_FIELDS = [
