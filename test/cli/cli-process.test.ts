@@ -2,10 +2,11 @@
  * The CLI as a user runs it: a separate process, real Dovecot, a real local archive, real HTTP.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import { SqliteMessageIndex } from '../../functions/adapters/local/sqlite-message-index.js';
 import { defaultMailboxId } from '../../functions/cli/commands/pull.js';
@@ -31,6 +32,19 @@ function popvault(args: string[], env: Record<string, string> = {}): ChildProces
   return spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** The content of `dir/name` once it exists, signalled by the directory's watcher, not by polling. */
+function fileAppears(dir: string, name: string): Promise<string> {
+  return new Promise((resolve) => {
+    const path = join(dir, name);
+    const watcher = watch(dir, () => {
+      if (existsSync(path)) {
+        watcher.close();
+        resolve(readFileSync(path, 'utf8'));
+      }
+    });
   });
 }
 
@@ -315,6 +329,62 @@ describe('popvault CLI as a process', () => {
     expect(done.stdout + done.stderr).not.toContain(token);
   });
 
+  it('demo opens the viewer in the browser through an owner-only page, never with the sign-in code on a command line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'popvault-browser-'));
+    const record = join(dir, 'opened');
+    const browser = join(dir, 'browser.sh');
+    // A stand-in browser: records what it was asked to open, then renames, so the file appears whole.
+    writeFileSync(
+      browser,
+      `#!/bin/sh\nprintf '%s' "$*" > '${record}.tmp' && mv '${record}.tmp' '${record}'\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const opened = fileAppears(dir, 'opened');
+    const demo = popvault(['demo'], { BROWSER: browser });
+    const line = stdoutLines(demo);
+    const exited = finish(demo);
+    const said = await line(/^viewer: /);
+    await line(/is ready/);
+    const argument = await opened;
+    expect(argument).toMatch(/^file:\/\/\/.+\/open-viewer\.html$/);
+    const page = fileURLToPath(argument);
+    expect(statSync(page).mode & 0o777).toBe(0o600);
+    const [, code] =
+      /location\.replace\("http:\/\/127\.0\.0\.1:\d+\/#login=([^"]+)"\)/.exec(
+        readFileSync(page, 'utf8'),
+      ) ?? [];
+    expect(code).toMatch(/\S{16,}/);
+    expect(argument).not.toContain(code);
+    // The link printed is another one-time link: the browser used the page's.
+    expect(said).toMatch(
+      /^viewer: opened in your browser \(.+browser\.sh\); another browser can sign in once with http:\/\/127\.0\.0\.1:\d+\/#login=\S+$/,
+    );
+    expect(said).not.toContain(code);
+    demo.kill('SIGTERM');
+    expect((await exited).code).toBe(0);
+  });
+
+  it('demo --no-open, or no browser to run: the sign-in link is printed instead', async () => {
+    const demo = popvault(['demo', '--no-open'], { BROWSER: '/nonexistent/browser' });
+    const line = stdoutLines(demo);
+    const exited = finish(demo);
+    expect(await line(/^viewer/)).toMatch(
+      /^viewer \(this link signs you in once\): http:\/\/127\.0\.0\.1:\d+\/#login=\S+$/,
+    );
+    await line(/is ready/);
+    demo.kill('SIGTERM');
+    expect((await exited).code).toBe(0);
+    const missing = popvault(['demo'], { BROWSER: '/nonexistent/browser' });
+    const missingLine = stdoutLines(missing);
+    const missingExit = finish(missing);
+    expect(await missingLine(/^viewer/)).toMatch(/^viewer \(this link signs you in once\): /);
+    await missingLine(/is ready/);
+    missing.kill('SIGTERM');
+    expect((await missingExit).code).toBe(0);
+  });
+
   it("npm start (the README's first command) runs the demo and stops cleanly on Ctrl-C", async () => {
     // detached: its own process group, so SIGINT reaches npm, the shell and node alike, as Ctrl-C does.
     const npm = spawn('npm', ['start'], {
@@ -332,7 +402,7 @@ describe('popvault CLI as a process', () => {
     await line(/is ready/);
     process.kill(-(npm.pid as number), 'SIGINT');
     await ended;
-    expect(stdout).toContain('5 archived, 5 deleted from the server after archiving; 0 left there');
+    expect(stdout).toContain('6 archived, 6 deleted from the server after archiving; 0 left there');
     expect(stdout).toContain('stopped.');
     expect(stdout).toMatch(/curl -s -H @\S+\/api-auth-header http:/);
     expect(stdout).not.toContain('Bearer');

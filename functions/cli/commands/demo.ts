@@ -11,25 +11,31 @@ import { runPull } from '../../core/pull/pull-run.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
 import { EXIT } from '../cli-error.js';
 import { openLocalArchive } from '../local-archive.js';
+import { browserCommand, openInBrowser, writeOpenPage } from '../open-browser.js';
 import type { CommandIo } from './pull.js';
 import { curlCommand, shellWord, startLocalApi, untilStopped } from './serve.js';
 
 export const DEMO_HELP = `popvault demo: see the whole product in one command, with no mail account and no AWS
 
 It starts a throwaway POP3 server on 127.0.0.1 with sample mail, pulls it into a fresh local archive
-(deleting it from the server only once archived), serves the query API, and prints commands to try.
-Ctrl-C stops it and removes the throwaway archive.
+(deleting it from the server only once archived), serves the viewer and the query API, opens the
+viewer in your browser, and prints commands to try. Ctrl-C stops it and removes the throwaway archive.
 
 Usage:
-  popvault demo [--port N] [--keep]
+  popvault demo [--port N] [--keep] [--no-open]
 
-  --port N   API port (default: any free port)
-  --keep     keep the demo archive directory when stopping
+  --port N    API port (default: any free port)
+  --keep      keep the demo archive directory when stopping
+  --no-open   do not open the browser; only print the sign-in link
+
+The browser is $BROWSER when set, else open (macOS), explorer.exe (Windows) or xdg-open (Linux with
+a display). Without one (over SSH, in CI), open the printed link yourself.
 `;
 
 const OPTIONS = {
   port: { type: 'string' },
   keep: { type: 'boolean' },
+  'no-open': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -72,6 +78,20 @@ const SAMPLES: ScriptedMessage[] = [
     '--b\r\nContent-Type: text/plain\r\n\r\nSee the attached file.\r\n--b\r\nContent-Type: text/csv; name="numbers.csv"\r\nContent-Disposition: attachment; filename="numbers.csv"\r\nContent-Transfer-Encoding: base64\r\n\r\n' +
       `${Buffer.from('a,b\r\n1,2\r\n').toString('base64')}\r\n--b--\r\n`,
     'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n',
+  ),
+  // The viewer shows it in a sandbox: its script never runs, the remote image waits for a click,
+  // and the image sent with the message (cid:) is shown.
+  sample(
+    'html',
+    'An HTML newsletter',
+    '--r\r\nContent-Type: text/html; charset=utf-8\r\n\r\n' +
+      '<h1>Hello from popvault</h1><p>This HTML part is shown in a sandbox.</p>' +
+      '<script>document.title = "ran"</script>' +
+      '<p><img src="cid:dot@popvault.test" alt="an image sent with the message"></p>' +
+      '<p><img src="https://tracker.example/pixel.gif" alt="a remote image, held back"></p>\r\n' +
+      '--r\r\nContent-Type: image/png\r\nContent-ID: <dot@popvault.test>\r\nContent-Transfer-Encoding: base64\r\n\r\n' +
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==\r\n--r--\r\n',
+    'MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary="r"\r\n',
   ),
 ];
 
@@ -120,7 +140,7 @@ export async function demoCommand(argv: string[], io: CommandIo): Promise<number
     const api = await startLocalApi(directory, port);
     out(`archive: ${directory}`);
     out(`query API: ${api.url} (bearer token in ${api.tokenPath})`);
-    out(`viewer (this link signs you in once): ${api.loginUrl}`);
+    out(await openViewer(api, directory, values['no-open'] === true, io.env));
     out();
     // The token stays in its file: curl reads the header line from api-auth-header, so it is neither
     // on the screen nor in any command line another user could see.
@@ -142,4 +162,24 @@ export async function demoCommand(argv: string[], io: CommandIo): Promise<number
     await server.close();
     if (!values.keep) await rm(directory, { recursive: true, force: true });
   }
+}
+
+/**
+ * Opens the viewer, signed in, and says so; the link printed is always a fresh one, since the
+ * browser used the first.
+ */
+async function openViewer(
+  api: { loginUrl: string; newLoginUrl(): string },
+  directory: string,
+  noOpen: boolean,
+  env: Record<string, string | undefined>,
+): Promise<string> {
+  const command = noOpen ? null : browserCommand(env, process.platform);
+  if (
+    command !== null &&
+    (await openInBrowser(command, await writeOpenPage(directory, api.loginUrl)))
+  ) {
+    return `viewer: opened in your browser (${command.command}); another browser can sign in once with ${api.newLoginUrl()}`;
+  }
+  return `viewer (this link signs you in once): ${api.loginUrl}`;
 }
