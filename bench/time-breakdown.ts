@@ -115,6 +115,9 @@ class DiscardingIndex implements MessageIndex {
   async getMailbox(): Promise<null> {
     return null;
   }
+  async archivedPerDay(): Promise<[]> {
+    return [];
+  }
 }
 
 const VARIANTS = [

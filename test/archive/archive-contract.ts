@@ -1054,6 +1054,35 @@ export function describeMessageIndexContract(
       });
     });
 
+    describe('messages archived per day', () => {
+      it('counts each created record on its UTC archive day, from the day asked on, oldest first', async () => {
+        const mailboxId = unique('days');
+        const other = unique('days-other');
+        const at = (iso: string) => makeRecord({ mailboxId, archivedAt: iso });
+        const records = [
+          at('2026-11-30T23:59:59.999Z'),
+          at('2026-12-01T00:00:00.000Z'),
+          at('2026-12-01T12:00:00.000Z'),
+          at('2026-12-03T08:00:00.000Z'),
+          makeRecord({ mailboxId: other, archivedAt: '2026-12-01T10:00:00.000Z' }),
+        ];
+        await putAll(records);
+        // A put that finds its record already there counts nothing.
+        expect((await index.putMessage({ ...(records[3] as MessageRecord) })).created).toBe(false);
+        expect(await index.archivedPerDay(mailboxId, '2026-12-01')).toStrictEqual([
+          { day: '2026-12-01', messages: 2 },
+          { day: '2026-12-03', messages: 1 },
+        ]);
+        expect(await index.archivedPerDay(mailboxId, '2026-11-01')).toStrictEqual([
+          { day: '2026-11-30', messages: 1 },
+          { day: '2026-12-01', messages: 2 },
+          { day: '2026-12-03', messages: 1 },
+        ]);
+        expect(await index.archivedPerDay(mailboxId, '2026-12-04')).toStrictEqual([]);
+        expect(await index.archivedPerDay(unique('days-none'), '2026-01-01')).toStrictEqual([]);
+      });
+    });
+
     describe('mailbox summaries', () => {
       function summaryOf(mailboxId: string, records: MessageRecord[]) {
         return {

@@ -15,6 +15,7 @@ import {
   requirePageLimit,
 } from '../../functions/core/archive/listing-cursor.js';
 import type {
+  DayCount,
   LeaseHolder,
   LeaseRequest,
   ListMessagesQuery,
@@ -290,6 +291,16 @@ export class MemoryMessageIndex implements MessageIndex {
     return [...this.#summaries.keys()]
       .sort(binary)
       .map((id) => this.#toSummary(id, this.#summaries.get(id) as Summary));
+  }
+
+  async archivedPerDay(mailboxId: string, sinceDay: string): Promise<DayCount[]> {
+    const days = new Map<string, number>();
+    for (const record of this.messages.values()) {
+      const day = record.archivedAt.slice(0, 10);
+      if (record.mailboxId === mailboxId && day >= sinceDay)
+        days.set(day, (days.get(day) ?? 0) + 1);
+    }
+    return [...days].sort(([a], [b]) => binary(a, b)).map(([day, messages]) => ({ day, messages }));
   }
 
   async getMailbox(mailboxId: string): Promise<MailboxSummary | null> {

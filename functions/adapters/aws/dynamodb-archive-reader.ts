@@ -16,6 +16,7 @@ import {
 } from '../../core/archive/listing-cursor.js';
 import type {
   ArchiveReader,
+  DayCount,
   ListMessagesQuery,
   MailboxSummary,
   MessagePage,
@@ -23,6 +24,7 @@ import type {
   RunRecord,
 } from '../../core/archive/ports.js';
 import { requireSortableIso } from '../../core/archive/sort-date.js';
+import { archivedPerDay } from './dynamodb-activity.js';
 import type { DynamoTable } from './dynamodb-calls.js';
 import { type Item, messageFromItem, summaryFromItem } from './dynamodb-records.js';
 import {
@@ -313,5 +315,9 @@ export class DynamoArchiveReader implements ArchiveReader {
 
   listRuns(mailboxId: string, limit: number): Promise<RunRecord[]> {
     return this.#runs.listRuns(mailboxId, limit);
+  }
+
+  archivedPerDay(mailboxId: string, sinceDay: string): Promise<DayCount[]> {
+    return archivedPerDay(this.#table, mailboxId, sinceDay);
   }
 }

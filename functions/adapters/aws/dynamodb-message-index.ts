@@ -15,6 +15,7 @@
 
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type {
+  DayCount,
   LeaseHolder,
   LeaseRequest,
   ListMessagesQuery,
@@ -150,5 +151,9 @@ export class DynamoMessageIndex implements MessageIndex {
 
   getMailbox(mailboxId: string): Promise<MailboxSummary | null> {
     return this.#reader.getMailbox(mailboxId);
+  }
+
+  archivedPerDay(mailboxId: string, sinceDay: string): Promise<DayCount[]> {
+    return this.#reader.archivedPerDay(mailboxId, sinceDay);
   }
 }

@@ -25,6 +25,7 @@ import {
 import type { MessageRecord, MessageWriter, PutMessageResult } from '../../core/archive/ports.js';
 import { STORED_ITEM_VERSION } from '../../core/archive/record-decoder.js';
 import { requireSortableIso } from '../../core/archive/sort-date.js';
+import { dayCounterUpdate } from './dynamodb-activity.js';
 import {
   backoffMs,
   cancellationCode,
@@ -141,6 +142,7 @@ export class DynamoMessageWriter implements MessageWriter {
                   },
                 },
               },
+              dayCounterUpdate(this.#table.name, record),
             ],
           }),
         );

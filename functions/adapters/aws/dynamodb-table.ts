@@ -74,7 +74,7 @@ export const MAILBOXES_PK = 'MAILBOXES';
 export const PARTITION_KEY_MAX_OCTETS = 2048;
 export const SORT_KEY_MAX_OCTETS = 1024;
 
-export type Entity = 'message' | 'run' | 'lease' | 'mailbox';
+export type Entity = 'message' | 'run' | 'lease' | 'mailbox' | 'day';
 
 const PARTITION_KEYS: ReadonlySet<string> = new Set([PK, GSI1PK, GSI2PK, GSI3PK]);
 

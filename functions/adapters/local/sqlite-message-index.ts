@@ -31,6 +31,7 @@ import { ArchiveError } from '../../core/archive/errors.js';
 import { checkLeaseRequest } from '../../core/archive/lease-request.js';
 import { requirePageLimit } from '../../core/archive/listing-cursor.js';
 import type {
+  DayCount,
   LeaseHolder,
   LeaseRequest,
   ListMessagesQuery,
@@ -354,6 +355,15 @@ export class SqliteMessageIndex implements MessageIndex, ArchiveSearch {
       const row = this.#statements.getMailbox.get(mailboxId) as MailboxRow | undefined;
       return row === undefined ? null : summaryFromRow(row);
     });
+  }
+
+  async archivedPerDay(mailboxId: string, sinceDay: string): Promise<DayCount[]> {
+    return this.#run('archivedPerDay', () =>
+      (this.#statements.archivedPerDay.all(mailboxId, sinceDay) as DayCount[]).map((row) => ({
+        day: row.day,
+        messages: row.messages,
+      })),
+    );
   }
 
   /** Ranked full-text search over the mailboxes the request names (the caller's to check). */

@@ -131,5 +131,10 @@ export function prepareStatements(db: Database.Database) {
     ),
     listMailboxes: db.prepare('SELECT * FROM mailboxes ORDER BY mailbox_id'),
     getMailbox: db.prepare('SELECT * FROM mailboxes WHERE mailbox_id = ?'),
+    // archived_at is ISO 8601 in UTC, so its first ten characters are the UTC day.
+    archivedPerDay: db.prepare(
+      `SELECT substr(archived_at, 1, 10) AS day, count(*) AS messages FROM messages
+       WHERE mailbox_id = ? AND archived_at >= ? GROUP BY day ORDER BY day`,
+    ),
   };
 }

@@ -264,6 +264,17 @@ export interface ArchiveReader extends RunHistory {
   /** Every mailbox that has a record or a run, by id. Read from summary items, never a scan. */
   listMailboxes(): Promise<MailboxSummary[]>;
   getMailbox(mailboxId: string): Promise<MailboxSummary | null>;
+  /**
+   * Records archived per UTC day (by archivedAt), from `sinceDay` (YYYY-MM-DD) on, oldest first;
+   * days without any are left out. Each record counts once, variants included, as in `messages`.
+   */
+  archivedPerDay(mailboxId: string, sinceDay: string): Promise<DayCount[]>;
+}
+
+export interface DayCount {
+  /** YYYY-MM-DD, UTC. */
+  day: string;
+  messages: number;
 }
 
 /** What a pull run needs of the index: its writes, the mailbox lease, and its run records. */
