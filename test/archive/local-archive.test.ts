@@ -351,7 +351,9 @@ describe('SqliteMessageIndex: the file', () => {
     mkdirSync(directory, { recursive: true, mode: 0o700 });
     const path = join(directory, 'index.sqlite');
     const before = openIndex(path);
-    const record = makeRecord({ mailboxId: 'old', parserVersion: 5 });
+    // Schema 2 kept no text, so nothing could have been truncated; pinned rather than left to the
+    // shared record counter, whose parity sets textTruncated.
+    const record = makeRecord({ mailboxId: 'old', parserVersion: 5, textTruncated: false });
     await before.putMessage(record);
     before.close();
     // Back to schema version 2, as popvault wrote it before parser versions.
