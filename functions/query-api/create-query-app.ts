@@ -6,12 +6,14 @@
  * Mail is hostile content served from our origin, so every response is `no-store` and `nosniff`, and
  * message bytes are only ever offered as downloads (download-headers.ts).
  */
+
 import { randomUUID } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bearerAuth } from './bearer-auth.js';
 import { ApiError, type ApiLogger, errorResponse } from './errors.js';
 import { ALL_MAILBOXES } from './mailbox-access.js';
 import type { AppEnv, QueryApi, QueryAppDeps, RouteDeps } from './query-app-deps.js';
+import { registerActivityRoutes } from './routes/activity-routes.js';
 import { registerDownloadRoutes } from './routes/download-routes.js';
 import { registerHtmlRoutes } from './routes/html-routes.js';
 import { registerMailboxRoutes } from './routes/mailbox-routes.js';
@@ -65,12 +67,14 @@ export function createQueryApp(deps: QueryAppDeps): QueryApi {
     rawLink: deps.rawLink,
     logger,
     maxBodyOctets: deps.maxBodyOctets ?? Number.POSITIVE_INFINITY,
+    now: deps.now ?? Date.now,
   };
   const app: QueryApi = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   useMiddleware(app, deps);
 
   registerOpenApiRoute(app);
   registerMailboxRoutes(app, routeDeps);
+  registerActivityRoutes(app, routeDeps);
   registerMessageRoutes(app, routeDeps);
   registerDownloadRoutes(app, routeDeps);
   registerTextRoutes(app, routeDeps);

@@ -31,6 +31,10 @@ export const DEFAULT_SEARCH_LIMIT = 20;
 export const DEFAULT_RUN_LIMIT = 20;
 /** Runs per listing at most; a run record carries up to its bounded failure list, so keep it small. */
 export const MAX_RUN_LIMIT = 100;
+/** Days of the archive chart when the client does not say: a month. */
+export const DEFAULT_ACTIVITY_DAYS = 30;
+/** Days at most: a year, 366 small counters in AWS (one Query), one grouped scan locally. */
+export const MAX_ACTIVITY_DAYS = 366;
 /**
  * Cursor length accepted. Adapters issue a few hundred characters (DynamoDB's at most 8192); anything
  * longer is not one of theirs, and refusing it here spares the adapter decoding megabytes.
@@ -71,6 +75,15 @@ export function parseLimit(
   const limit = Number(value);
   if (limit > bounds.max) throw invalid('limit', value, expected);
   return limit;
+}
+
+/** `days` of GET /mailboxes/{mailboxId}/activity: an integer from 1 to MAX_ACTIVITY_DAYS. */
+export function parseDays(value: string): number {
+  const expected = `an integer from 1 to ${MAX_ACTIVITY_DAYS}`;
+  if (!/^[1-9][0-9]{0,3}$/.test(value) || Number(value) > MAX_ACTIVITY_DAYS) {
+    throw invalid('days', value, expected);
+  }
+  return Number(value);
 }
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;

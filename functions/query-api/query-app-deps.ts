@@ -36,6 +36,8 @@ export interface QueryAppDeps {
   maxBodyOctets?: number;
   /** Correlates a response with the logs (in AWS: API Gateway's request id). Default: a UUID. */
   requestId?: (c: Context) => string | undefined;
+  /** The clock "today" is read from (the activity chart). Default: Date.now. */
+  now?: () => number;
 }
 
 /** What the middleware settles before any route runs; routes read both from the context. */
@@ -52,4 +54,5 @@ export interface RouteDeps {
   rawLink: ((rawKey: string) => Promise<string>) | undefined;
   logger: ApiLogger;
   maxBodyOctets: number;
+  now: () => number;
 }

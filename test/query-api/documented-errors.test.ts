@@ -108,6 +108,11 @@ const TABLE: Record<string, Record<number, Entry>> = {
     400: { why: 'limit=0', send: send('/mailboxes/work/messages?limit=0') },
     404: { why: 'no such mailbox', send: send('/mailboxes/none/messages') },
   },
+  '/mailboxes/{mailboxId}/activity': {
+    ...common('/mailboxes/{mailboxId}/activity', true),
+    400: { why: 'days=367', send: send('/mailboxes/work/activity?days=367') },
+    404: { why: 'no such mailbox', send: send('/mailboxes/none/activity') },
+  },
   '/mailboxes/{mailboxId}/runs': {
     ...common('/mailboxes/{mailboxId}/runs', true),
     400: { why: 'limit=101', send: send('/mailboxes/work/runs?limit=101') },

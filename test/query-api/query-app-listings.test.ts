@@ -224,3 +224,52 @@ describe('GET /mailboxes/{id}/runs', () => {
     expect((await errorOf(res)).code).toBe('MAILBOX_NOT_FOUND');
   });
 });
+
+describe('GET /mailboxes/{id}/activity', () => {
+  const NOW = Date.parse('2024-06-03T15:00:00.000Z');
+
+  async function activityApp() {
+    const archive = { index: new MemoryMessageIndex(), store: new MemoryRawStore() };
+    const at = (messageKey: string, archivedAt: string) =>
+      seed(archive, { mailboxId: 'chart', messageKey, raw: fixture('plain-text.eml'), archivedAt });
+    await at('a', '2024-06-01T00:00:00.000Z');
+    await at('b', '2024-06-01T23:59:59.999Z');
+    await at('c', '2024-06-03T01:00:00.000Z');
+    await at('old', '2024-05-01T00:00:00.000Z');
+    return createQueryApp({ ...archive, now: () => NOW });
+  }
+
+  it('answers every day up to today (UTC), oldest first, with 0 for days without mail', async () => {
+    const res = await (await activityApp()).request('/mailboxes/chart/activity?days=4');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      days: [
+        { day: '2024-05-31', messages: 0 },
+        { day: '2024-06-01', messages: 2 },
+        { day: '2024-06-02', messages: 0 },
+        { day: '2024-06-03', messages: 1 },
+      ],
+    });
+  });
+
+  it('defaults to 30 days, and a mail older than the span is not counted', async () => {
+    const body = (await (
+      await (await activityApp()).request('/mailboxes/chart/activity')
+    ).json()) as {
+      days: { day: string; messages: number }[];
+    };
+    expect(body.days).toHaveLength(30);
+    expect(body.days[0]?.day).toBe('2024-05-05');
+    expect(body.days.at(-1)?.day).toBe('2024-06-03');
+    expect(body.days.reduce((sum, d) => sum + d.messages, 0)).toBe(3);
+  });
+
+  it('refuses days outside 1-366 with a 400 naming the parameter', async () => {
+    const app = await activityApp();
+    for (const days of ['0', '367', 'x', '1.5']) {
+      const res = await app.request(`/mailboxes/chart/activity?days=${days}`);
+      expect(res.status).toBe(400);
+      expect(JSON.stringify(await res.json())).toContain('days');
+    }
+  });
+});

@@ -22,10 +22,12 @@ import { MAX_SEARCH_LIMIT } from '../../core/search/search-page.js';
 import { MAX_QUERY_LENGTH } from '../../core/search/search-query.js';
 import { ApiError } from '../errors.js';
 import {
+  DEFAULT_ACTIVITY_DAYS,
   DEFAULT_MESSAGE_LIMIT,
   DEFAULT_RUN_LIMIT,
   DEFAULT_SEARCH_LIMIT,
   decodeMessageRef,
+  MAX_ACTIVITY_DAYS,
   MAX_CURSOR_LENGTH,
   MAX_MESSAGE_LIMIT,
   MAX_MESSAGE_REF_LENGTH,
@@ -35,6 +37,7 @@ import {
   parseBoolean,
   parseCursor,
   parseDateBound,
+  parseDays,
   parseLimit,
   parseMailboxId,
   parseMessageIdQuery,
@@ -182,6 +185,16 @@ export const MessageListQuery = queryOf({
     const error = new ApiError(400, 'INVALID_PARAMETER', 'since is later than until');
     refuse(ctx, error, query);
   }
+});
+
+export const ActivityQuery = queryOf({
+  days: readBy(parseDays).default(DEFAULT_ACTIVITY_DAYS).openapi({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_ACTIVITY_DAYS,
+    default: DEFAULT_ACTIVITY_DAYS,
+    description: 'How many days, ending today (UTC)',
+  }),
 });
 
 export const RunListQuery = queryOf({
