@@ -34,4 +34,5 @@ form{margin:0 0 .8rem}input[type=search]{width:28rem;padding:.35rem .5rem;font:i
 mark{background:#fde68a}dl{display:grid;grid-template-columns:8rem 1fr;gap:.3rem 1rem;background:#fff;padding:1rem}
 dt{color:#5d6675}dd{margin:0}.excerpt{color:#5d6675;font-size:.9em}button{font:inherit;margin-top:.6rem}
 iframe#html{display:block;width:100%;max-width:60rem;height:32rem;border:1px solid #e3e6eb;background:#fff;margin:.6rem 0}
-pre#text{white-space:pre-wrap;background:#fff;padding:1rem;font:14px/1.5 ui-monospace,monospace;max-width:60rem}`;
+pre#text{white-space:pre-wrap;background:#fff;padding:1rem;font:14px/1.5 ui-monospace,monospace;max-width:60rem}
+svg.chart{display:block}svg.chart rect{fill:#3b82f6}`;

@@ -32,6 +32,20 @@ beforeAll(async () => {
       `From: a@example.com\r\nSubject: ${MARKUP_SUBJECT}\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\n\r\nbody\r\n`,
     );
     await seed(archive, { mailboxId: 'work', messageKey: 'uidl-markup', raw: hostile });
+    // Archived today and two days ago (UTC), for the chart of the last 30 days.
+    const day = (ago: number) => new Date(Date.now() - ago * 86_400_000).toISOString();
+    for (const [key, ago] of [
+      ['chart-today-1', 0],
+      ['chart-today-2', 0],
+      ['chart-earlier', 2],
+    ] as const) {
+      await seed(archive, {
+        mailboxId: 'charted',
+        messageKey: key,
+        raw: fixture('plain-text.eml'),
+        archivedAt: day(ago),
+      });
+    }
     await archive.index.putRun(run('work', 'run-1'));
     await archive.index.putRun(
       run('work', 'run-2', {
@@ -56,6 +70,24 @@ async function signedIn(): Promise<{ context: BrowserContext; page: Page; hosts:
 }
 
 describe('the viewer, in chromium', () => {
+  it('charts each mailbox’s messages archived per day over the last 30 days', async () => {
+    const { context, page } = await signedIn();
+    const chart = page.locator('#mailboxes tbody tr', { hasText: 'charted' }).locator('svg.chart');
+    expect(await chart.getAttribute('aria-label')).toBe('3 messages archived in the last 30 days');
+    const bars = chart.locator('rect');
+    expect(await bars.count()).toBe(30);
+    // Oldest first: today is the last bar, the tallest; two days ago, half its height; between, none.
+    const height = async (i: number) => Number(await bars.nth(i).getAttribute('height'));
+    expect([await height(27), await height(28), await height(29)]).toEqual([12, 0, 24]);
+    expect(await bars.nth(29).locator('title').textContent()).toBe(
+      `${new Date().toISOString().slice(0, 10)}: 2`,
+    );
+    // The work mailbox's mail was archived in 2024: an empty chart, not an error.
+    const work = page.locator('#mailboxes tbody tr', { hasText: 'work' }).locator('svg.chart');
+    expect(await work.getAttribute('aria-label')).toBe('0 messages archived in the last 30 days');
+    await context.close();
+  });
+
   it('lists a mailbox, moves by keyboard, opens a message and goes back', async () => {
     const { context, page } = await signedIn();
     await page.locator('#mailboxes tbody tr', { hasText: 'work' }).click();
