@@ -9,7 +9,8 @@
  * the file as users' archives are opened.
  *
  * Requests: the first page of a mailbox (`?limit=50`), a later page (a cursor taken from walking the
- * whole mailbox), and one message's metadata (`/messages/{id}`), ids drawn at random. Each kind runs
+ * whole mailbox), one message's metadata (`/messages/{id}`), ids drawn at random, and the viewer's
+ * chart of messages per day over a year (`/activity?days=366`). Each kind runs
  * after a warm-up that is not counted; the kinds are interleaved so that drift affects each alike.
  */
 
@@ -138,8 +139,8 @@ async function buildArchive(
   return { ids, seconds: (performance.now() - started) / 1000 };
 }
 
-type Kind = 'first page' | 'later page' | 'message';
-const KINDS: readonly Kind[] = ['first page', 'later page', 'message'];
+type Kind = 'first page' | 'later page' | 'message' | 'chart';
+const KINDS: readonly Kind[] = ['first page', 'later page', 'message', 'chart'];
 
 interface Target {
   request(path: string): Promise<{ status: number; body: string }>;
@@ -151,7 +152,7 @@ async function measure(
   requests: number,
   warmup: number,
 ): Promise<Record<Kind, number[]> & { first: number }> {
-  const out = { 'first page': [], 'later page': [], message: [], first: 0 } as Record<
+  const out = { 'first page': [], 'later page': [], message: [], chart: [], first: 0 } as Record<
     Kind,
     number[]
   > & { first: number };
@@ -276,6 +277,8 @@ export async function queryLatencyBench(options: {
       'later page': () =>
         `${listPath}&cursor=${encodeURIComponent(cursors[Math.floor(random() * cursors.length)] as string)}`,
       message: () => `/messages/${ids[Math.floor(random() * ids.length)]}`,
+      // The viewer's chart over the longest span: locally it reads every row of the mailbox.
+      chart: () => `/mailboxes/${encodeURIComponent(MAILBOX_ID)}/activity?days=366`,
     };
     const warmup = Math.min(50, options.requests);
     const result: QueryResult = {
@@ -308,6 +311,7 @@ export function renderQuery(r: QueryResult): string {
     'first page': 'GET /mailboxes/{id}/messages?limit=50',
     'later page': 'GET /mailboxes/{id}/messages?limit=50&cursor=... (random page)',
     message: 'GET /messages/{id} (random message)',
+    chart: 'GET /mailboxes/{id}/activity?days=366 (the viewer chart, longest span)',
   };
   const summary = (values: number[]) => {
     const s = stats(values);
