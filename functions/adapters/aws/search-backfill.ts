@@ -17,9 +17,8 @@ import type { ArchiveReader, MessageRecord, RawStore } from '../../core/archive/
 import { classifyError } from '../../core/errors/popvault-error.js';
 import { textOfRaw } from '../../core/search/text-backfill.js';
 import type { S3SearchObjects } from './s3-search-objects.js';
-import type { DocumentBuilder } from './search-journal.js';
-import { backfillKey, pendingKey } from './search-keys.js';
-import { PENDING_VERSION, type PendingDocument } from './search-pending.js';
+import { type DocumentBuilder, journalText } from './search-journal.js';
+import { backfillKey } from './search-keys.js';
 
 /**
  * Records read back per run. Each is a GET of the raw message, a parse and a PUT of its text: about
@@ -130,14 +129,6 @@ async function journal(
     deps.onFailure?.(record, classifyError(error).message);
     return;
   }
-  const pending: PendingDocument = {
-    version: PENDING_VERSION,
-    sha256: record.sha256,
-    document: deps.toDocument(record, text),
-  };
-  await deps.objects.putJson(
-    pendingKey(record.mailboxId, record.messageKey, record.sha256),
-    pending,
-  );
+  await journalText(deps.objects, record, deps.toDocument(record, text));
   report.journalled += 1;
 }

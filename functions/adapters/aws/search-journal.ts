@@ -34,6 +34,20 @@ export type DocumentBuilder = (
 export const journalDocument: DocumentBuilder = (record, text) =>
   searchDocumentOf(record, text ?? { body: '', truncated: false });
 
+/**
+ * Writes a record's search document to the journal, under a key of its message key and content
+ * digest and carrying the digest, so the flush can tell it from another message's text for the same
+ * key (search-flush.ts). The pull path and the backfill both journal through here.
+ */
+export async function journalText(
+  objects: S3SearchObjects,
+  record: MessageRecord,
+  document: SearchDocument,
+): Promise<void> {
+  const pending: PendingDocument = { version: PENDING_VERSION, sha256: record.sha256, document };
+  await objects.putJson(pendingKey(record.mailboxId, record.messageKey, record.sha256), pending);
+}
+
 export class SearchJournalIndex implements PullIndex {
   readonly #inner: PullIndex;
   readonly #objects: S3SearchObjects;
@@ -46,15 +60,7 @@ export class SearchJournalIndex implements PullIndex {
   }
 
   async putMessage(record: MessageRecord, text?: MessageText): Promise<PutMessageResult> {
-    const pending: PendingDocument = {
-      version: PENDING_VERSION,
-      sha256: record.sha256,
-      document: this.#toDocument(record, text),
-    };
-    await this.#objects.putJson(
-      pendingKey(record.mailboxId, record.messageKey, record.sha256),
-      pending,
-    );
+    await journalText(this.#objects, record, this.#toDocument(record, text));
     return this.#inner.putMessage(record, text);
   }
 
