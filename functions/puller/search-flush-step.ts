@@ -33,6 +33,9 @@ export interface SearchFlushStepDeps {
 
 export function searchFlushStep(deps: SearchFlushStepDeps): (run: AfterSession) => Promise<void> {
   const { logger, metrics, now } = deps;
+  // A finished backfill stays finished (only this mailbox's puller writes its state), so a warm
+  // container stops paying the state's LIST and GET on every run once it has seen it done.
+  const backfill = { done: false };
   return async ({ mailboxId, runId, startedAt, leaseSignal, hardDeadline }) => {
     const started = now();
     if (hardDeadline - started < FLUSH_MIN_REMAINING_MS) {
@@ -43,7 +46,9 @@ export function searchFlushStep(deps: SearchFlushStepDeps): (run: AfterSession) 
       metrics.addMetric('SearchFlushesSkipped', 'Count', 1);
       return;
     }
-    await backfillStep(deps, { mailboxId, runId, startedAt }, leaseSignal);
+    if (!backfill.done) {
+      backfill.done = await backfillStep(deps, { mailboxId, runId, startedAt }, leaseSignal);
+    }
     try {
       const report = await flushSearch(mailboxId, deps, leaseSignal);
       const durationMs = now() - started;
@@ -71,15 +76,15 @@ export function searchFlushStep(deps: SearchFlushStepDeps): (run: AfterSession) 
 
 /**
  * Before the flush, so the flush indexes what it journals. Its failure is logged and the flush goes
- * on: the state was saved after each page, and the next run continues.
+ * on: the state was saved after each page, and the next run continues. True once nothing is left.
  */
 async function backfillStep(
   deps: SearchFlushStepDeps,
   run: { mailboxId: string; runId: string; startedAt: number },
   leaseSignal: AbortSignal,
-): Promise<void> {
+): Promise<boolean> {
   const { logger, backfill } = deps;
-  if (backfill === undefined) return;
+  if (backfill === undefined) return true;
   const { mailboxId, runId } = run;
   try {
     const report = await backfillSearch(
@@ -102,6 +107,7 @@ async function backfillStep(
     if (report.journalled + report.failed > 0) {
       logger.info('read back archived mail for search', { mailboxId, runId, ...report });
     }
+    return report.done;
   } catch (error) {
     logger.error('reading back archived mail for search failed; the next run continues', {
       mailboxId,
@@ -110,5 +116,6 @@ async function backfillStep(
     });
     // Counted with the flush failures: either way, mail is not becoming searchable.
     deps.metrics.addMetric('SearchFlushFailures', 'Count', 1);
+    return false;
   }
 }

@@ -5,22 +5,22 @@
  */
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  BACKFILL_MESSAGES_PER_RUN,
-  backfillSearch,
-} from '../../functions/adapters/aws/search-backfill.js';
+import { backfillSearch } from '../../functions/adapters/aws/search-backfill.js';
 import { journalDocument } from '../../functions/adapters/aws/search-journal.js';
 import { backfillKey, pendingPrefix } from '../../functions/adapters/aws/search-keys.js';
-import { WASM_SEGMENTS } from '../../functions/adapters/aws/sqlite-wasm-segments.js';
 import type { RawStore } from '../../functions/core/archive/ports.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
-import { searchFlushStep } from '../../functions/puller/search-flush-step.js';
+import type { SearchFlushStepDeps } from '../../functions/puller/search-flush-step.js';
 import { seedMailbox, uniqueUser } from '../support/dovecot.js';
 import {
   find,
+  flushStep,
+  objectsWith,
   pullDeps,
   pullOptions,
   reader,
+  recordingLogger,
+  recordingMetrics,
   type SearchLab,
   searchLab,
   subjects,
@@ -35,27 +35,20 @@ beforeAll(async () => {
   lab = await searchLab(aws);
 });
 
-const silent = { info() {}, warn() {}, error() {} };
-const noMetrics = { addMetric() {}, addDimension() {}, publishStoredMetrics() {} };
-
 function flushWithBackfill(
-  maxMessagesPerRun?: number,
-  warnings: string[] = [],
-  rawStore: Pick<RawStore, 'get'> = lab.rawStore,
+  over: { maxMessagesPerRun?: number; rawStore?: Pick<RawStore, 'get'> } = {},
+  deps: Partial<SearchFlushStepDeps> = {},
 ) {
-  return searchFlushStep({
-    objects: lab.objects,
-    format: WASM_SEGMENTS,
-    records: lab.index,
-    now: Date.now,
-    logger: { ...silent, warn: (message: string) => warnings.push(message) },
-    metrics: noMetrics,
+  return flushStep(lab, {
     backfill: {
       reader: lab.index,
-      rawStore,
+      rawStore: over.rawStore ?? lab.rawStore,
       toDocument: journalDocument,
-      ...(maxMessagesPerRun === undefined ? {} : { maxMessagesPerRun }),
+      ...(over.maxMessagesPerRun === undefined
+        ? {}
+        : { maxMessagesPerRun: over.maxMessagesPerRun }),
     },
+    ...deps,
   });
 }
 
@@ -142,7 +135,6 @@ describe('AWS search: mail archived before search is read back', () => {
     expect(subjects(await find(reader(lab), ['batch'], 'gazelle'))).toEqual(
       old.map((_, i) => `backlog ${i}`),
     );
-    expect(BACKFILL_MESSAGES_PER_RUN).toBeGreaterThan(0);
   });
 
   it('idempotent: a finished backfill reads nothing again, and mail archived with search on is never read back', async () => {
@@ -156,7 +148,7 @@ describe('AWS search: mail archived before search is read back', () => {
     await runWithSearch(
       'fresh',
       [note('journalled', 'the wombat digs')],
-      flushWithBackfill(undefined, [], counting),
+      flushWithBackfill({ rawStore: counting }),
     );
     expect(readBack).toEqual([]);
     expect(subjects(await find(reader(lab), ['fresh'], 'wombat'))).toEqual(['journalled']);
@@ -177,6 +169,25 @@ describe('AWS search: mail archived before search is read back', () => {
     expect(again).toEqual({ journalled: 0, failed: 0, done: true });
   });
 
+  it('a warm container stops reading the backfill state once it has seen it finished', async () => {
+    const stateReads: string[] = [];
+    const objects = objectsWith(lab, {
+      list: (prefix: string) => {
+        if (prefix === backfillKey('warm')) stateReads.push(prefix);
+        return lab.objects.list(prefix);
+      },
+    });
+    const step = flushWithBackfill({}, { objects });
+    await runWithSearch('warm', [note('first', 'the quoll')], step);
+    expect(stateReads).toHaveLength(1);
+    await runWithSearch('warm', [note('second', 'the quoll again')], step);
+    expect(stateReads).toHaveLength(1);
+    expect(subjects(await find(reader(lab), ['warm'], 'quoll'))).toEqual(['first', 'second']);
+    // A new container (a new step) reads it once more, and finds it done.
+    await runWithSearch('warm', [], flushWithBackfill({}, { objects }));
+    expect(stateReads).toHaveLength(2);
+  });
+
   it('threat: a raw object gone missing is skipped and reported; the rest are read back', async () => {
     await archiveWithoutSearch('holes', [note('lost', 'the kiwi'), note('kept', 'the kiwi too')]);
     const lost = (await lab.index.listMessages('holes', { limit: 10 })).items.find(
@@ -184,31 +195,26 @@ describe('AWS search: mail archived before search is read back', () => {
     );
     if (lost === undefined) throw new Error('no record of the lost message');
     await lab.s3.send(new DeleteObjectCommand({ Bucket: lab.bucket, Key: lost.rawKey }));
-    const warnings: string[] = [];
-    const run = await runWithSearch('holes', [], flushWithBackfill(undefined, warnings));
+    const logger = recordingLogger();
+    const run = await runWithSearch('holes', [], flushWithBackfill({}, { logger }));
     expect(run.outcome).toBe('success');
     expect(subjects(await find(reader(lab), ['holes'], 'kiwi'))).toEqual(['kept']);
-    expect(warnings).toEqual([
+    expect(logger.said.warn).toEqual([
       'an archived message could not be read back for search; it stays unsearchable',
     ]);
   });
 
   it('a state object popvault did not write stops the backfill with its key named, and the flush still runs', async () => {
     await lab.objects.putJson(backfillKey('forged'), { version: 9 });
-    const errors: string[] = [];
-    const step = searchFlushStep({
-      objects: lab.objects,
-      format: WASM_SEGMENTS,
-      records: lab.index,
-      now: Date.now,
-      logger: { ...silent, error: (message: string) => errors.push(message) },
-      metrics: noMetrics,
-      backfill: { reader: lab.index, rawStore: lab.rawStore, toDocument: journalDocument },
-    });
+    const logger = recordingLogger();
+    const metrics = recordingMetrics();
+    const step = flushWithBackfill({}, { logger, metrics });
     await runWithSearch('forged', [note('still indexed', 'the dingo')], step);
-    expect(errors).toEqual([
+    expect(logger.said.error).toEqual([
       'reading back archived mail for search failed; the next run continues',
     ]);
+    // The alarm's metric: search is not keeping up, whichever step failed.
+    expect(metrics.names).toEqual(['SearchFlushFailures']);
     expect(subjects(await find(reader(lab), ['forged'], 'dingo'))).toEqual(['still indexed']);
     await expect(
       backfillSearch(

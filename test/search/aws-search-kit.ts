@@ -24,6 +24,10 @@ import type { PullDeps } from '../../functions/core/pull/pull-run.js';
 import { SNIPPET_MARK_END, SNIPPET_MARK_START } from '../../functions/core/search/search-ports.js';
 import { parseSearchQuery } from '../../functions/core/search/search-query.js';
 import {
+  type SearchFlushStepDeps,
+  searchFlushStep,
+} from '../../functions/puller/search-flush-step.js';
+import {
   createTestBucket,
   createTestTable,
   dynamoClientFor,
@@ -143,7 +147,49 @@ export async function documentsInSegments(
 /** The lab's bucket through S3SearchObjects, with some calls replaced (failures injected). */
 export function objectsWith(
   lab: SearchLab,
-  overrides: Partial<Pick<S3SearchObjects, 'put' | 'putJson' | 'delete' | 'getJson'>>,
+  overrides: Partial<Pick<S3SearchObjects, 'put' | 'putJson' | 'delete' | 'getJson' | 'list'>>,
 ): S3SearchObjects {
   return Object.assign(new S3SearchObjects(lab.s3, lab.bucket), overrides);
+}
+
+export interface RecordingMetrics {
+  names: string[];
+  addMetric(name: string): void;
+  addDimension(): void;
+  publishStoredMetrics(): void;
+}
+
+/** Metrics that remember the names published, in order. */
+export function recordingMetrics(): RecordingMetrics {
+  const names: string[] = [];
+  return {
+    names,
+    addMetric: (name) => names.push(name),
+    addDimension() {},
+    publishStoredMetrics() {},
+  };
+}
+
+/** A logger that keeps each level's messages, for the tests that check what was said. */
+export function recordingLogger() {
+  const said = { info: [] as string[], warn: [] as string[], error: [] as string[] };
+  return {
+    said,
+    info: (message: string) => said.info.push(message),
+    warn: (message: string) => said.warn.push(message),
+    error: (message: string) => said.error.push(message),
+  };
+}
+
+/** The puller's search flush step over the lab, as create-puller-handler.ts wires it. */
+export function flushStep(lab: SearchLab, over: Partial<SearchFlushStepDeps> = {}) {
+  return searchFlushStep({
+    objects: lab.objects,
+    format: WASM_SEGMENTS,
+    records: lab.index,
+    now: Date.now,
+    logger: recordingLogger(),
+    metrics: recordingMetrics(),
+    ...over,
+  });
 }

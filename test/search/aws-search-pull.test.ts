@@ -5,19 +5,18 @@
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import type { S3SearchObjects } from '../../functions/adapters/aws/s3-search-objects.js';
 import { pendingPrefix } from '../../functions/adapters/aws/search-keys.js';
-import { WASM_SEGMENTS } from '../../functions/adapters/aws/sqlite-wasm-segments.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
-import { searchFlushStep } from '../../functions/puller/search-flush-step.js';
 import { maildirMessageCount, seedMailbox, uniqueUser } from '../support/dovecot.js';
 import {
   find,
+  flushStep,
   marked,
   objectsWith,
   pullDeps,
   pullOptions,
   reader,
+  recordingMetrics,
   type SearchLab,
   searchLab,
   subjects,
@@ -60,36 +59,6 @@ const MAIL = {
   cjk: 'From: Eri <eri@example.jp>\nSubject: =?UTF-8?B?5Lya6K2w44Gu5LqI5a6a?=\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n来週、東京都で会議があります。\n',
 };
 
-interface Metrics {
-  names: string[];
-  addMetric(name: string): void;
-  addDimension(): void;
-  publishStoredMetrics(): void;
-}
-
-function recordingMetrics(): Metrics {
-  const names: string[] = [];
-  return {
-    names,
-    addMetric: (name) => names.push(name),
-    addDimension() {},
-    publishStoredMetrics() {},
-  };
-}
-
-const silent = { info() {}, warn() {}, error() {} };
-
-function flushStep(objects: S3SearchObjects, metrics = recordingMetrics()) {
-  return searchFlushStep({
-    objects,
-    format: WASM_SEGMENTS,
-    records: lab.index,
-    now: Date.now,
-    logger: silent,
-    metrics,
-  });
-}
-
 async function pendingCount(mailboxId: string): Promise<number> {
   return (await lab.objects.list(pendingPrefix(mailboxId))).length;
 }
@@ -104,7 +73,7 @@ describe('AWS search: pull, flush, search on the emulators', () => {
     );
     const run = await runPull(
       pullOptions(dovecot, 'words'),
-      pullDeps(lab, user, dovecot.password, { afterSession: flushStep(lab.objects) }),
+      pullDeps(lab, user, dovecot.password, { afterSession: flushStep(lab) }),
     );
     expect(run.outcome).toBe('success');
     expect(run.counts.stored).toBe(5);
@@ -132,7 +101,7 @@ describe('AWS search: pull, flush, search on the emulators', () => {
     ] as const) {
       const run = await runPull(
         pullOptions(dovecot, mailboxId),
-        pullDeps(lab, user, dovecot.password, { afterSession: flushStep(lab.objects) }),
+        pullDeps(lab, user, dovecot.password, { afterSession: flushStep(lab) }),
       );
       expect(run.outcome).toBe('success');
     }
@@ -160,7 +129,9 @@ describe('AWS search: pull, flush, search on the emulators', () => {
     const metrics = recordingMetrics();
     const run = await runPull(
       pullOptions(dovecot, 'fail'),
-      pullDeps(lab, user, dovecot.password, { afterSession: flushStep(failing, metrics) }),
+      pullDeps(lab, user, dovecot.password, {
+        afterSession: flushStep(lab, { objects: failing, metrics }),
+      }),
     );
     expect(run.outcome).toBe('success');
     expect(run.counts).toMatchObject({ stored: 1, deleted: 1 });
@@ -172,7 +143,7 @@ describe('AWS search: pull, flush, search on the emulators', () => {
 
     const next = await runPull(
       pullOptions(dovecot, 'fail'),
-      pullDeps(lab, user, dovecot.password, { afterSession: flushStep(lab.objects) }),
+      pullDeps(lab, user, dovecot.password, { afterSession: flushStep(lab) }),
     );
     expect(next.counts.stored).toBe(0);
     expect(await pendingCount('fail')).toBe(0);
@@ -185,7 +156,7 @@ describe('AWS search: pull, flush, search on the emulators', () => {
     const metrics = recordingMetrics();
     const run = await runPull(
       pullOptions(dovecot, 'quiet'),
-      pullDeps(lab, user, dovecot.password, { afterSession: flushStep(lab.objects, metrics) }),
+      pullDeps(lab, user, dovecot.password, { afterSession: flushStep(lab, { metrics }) }),
     );
     expect(run.outcome).toBe('success');
     expect(subjects(await find(reader(lab), ['quiet'], 'numbat'))).toEqual(['quiet']);
@@ -204,7 +175,7 @@ describe('AWS search: pull, flush, search on the emulators', () => {
     seedMailbox(dovecot, user, [Buffer.from('Subject: fine\n\nplatypus\n')]);
     await runPull(
       pullOptions(dovecot, 'junk'),
-      pullDeps(lab, user, dovecot.password, { afterSession: flushStep(lab.objects) }),
+      pullDeps(lab, user, dovecot.password, { afterSession: flushStep(lab) }),
     );
     expect(await pendingCount('junk')).toBe(0);
     expect(subjects(await find(reader(lab), ['junk'], 'platypus'))).toEqual(['fine']);

@@ -12,10 +12,9 @@ import { WASM_SEGMENTS } from '../../functions/adapters/aws/sqlite-wasm-segments
 import type { MessageRecord } from '../../functions/core/archive/ports.js';
 import { createMessageParser } from '../../functions/core/message/message-parser.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
-import { searchFlushStep } from '../../functions/puller/search-flush-step.js';
 import { message, scripted } from '../support/pop3-test-kit.js';
 import { pullDeps, scriptedPull, TestClock } from '../support/pull-test-kit.js';
-import { find, reader, type SearchLab, searchLab, subjects } from './aws-search-kit.js';
+import { find, flushStep, reader, type SearchLab, searchLab, subjects } from './aws-search-kit.js';
 
 const aws = inject('aws');
 
@@ -24,9 +23,6 @@ let lab: SearchLab;
 beforeAll(async () => {
   lab = await searchLab(aws);
 });
-
-const silent = { info() {}, warn() {}, error() {} };
-const noMetrics = { addMetric() {}, addDimension() {}, publishStoredMetrics() {} };
 
 async function pullFrom(texts: string[], clock: TestClock) {
   const server = await scripted({ messages: texts.map((text) => message('reused', text)) });
@@ -37,14 +33,7 @@ async function pullFrom(texts: string[], clock: TestClock) {
         rawStore: lab.rawStore,
         createParser: createMessageParser,
         index: lab.journal as unknown as typeof lab.index,
-        afterSession: searchFlushStep({
-          objects: lab.objects,
-          format: WASM_SEGMENTS,
-          records: lab.index,
-          now: Date.now,
-          logger: silent,
-          metrics: noMetrics,
-        }),
+        afterSession: flushStep(lab),
       },
       clock,
     ),
