@@ -1,6 +1,5 @@
 /** GET /mailboxes/{mailboxId}/activity: messages archived per day, every day of the span filled in. */
 import { createRoute } from '@hono/zod-openapi';
-import type { DayCount } from '../../core/archive/ports.js';
 import { requireMailbox } from '../access-checks.js';
 import type { QueryApi, RouteDeps } from '../query-app-deps.js';
 import { Activity } from '../schemas/activity-schemas.js';
@@ -27,14 +26,12 @@ export const activityRoute = createRoute({
   },
 });
 
-/** Every day from `days - 1` days before today to today, with the counts found, 0 elsewhere. */
-export function fillDays(counts: readonly DayCount[], days: number, now: number): DayCount[] {
-  const found = new Map(counts.map((c) => [c.day, c.messages]));
+/** The UTC days of the span, oldest first, ending today. */
+export function daySpan(days: number, now: number): string[] {
   const today = Math.floor(now / DAY_MS) * DAY_MS;
-  return Array.from({ length: days }, (_, i) => {
-    const day = new Date(today - (days - 1 - i) * DAY_MS).toISOString().slice(0, 10);
-    return { day, messages: found.get(day) ?? 0 };
-  });
+  return Array.from({ length: days }, (_, i) =>
+    new Date(today - (days - 1 - i) * DAY_MS).toISOString().slice(0, 10),
+  );
 }
 
 export function registerActivityRoutes(app: QueryApi, deps: RouteDeps): void {
@@ -42,9 +39,10 @@ export function registerActivityRoutes(app: QueryApi, deps: RouteDeps): void {
   app.openapi(activityRoute, async (c) => {
     const { days } = c.req.valid('query');
     const mailboxId = await requireMailbox(index, c.get('access'), c.req.valid('param').mailboxId);
-    const at = now();
-    const since = new Date((Math.floor(at / DAY_MS) - (days - 1)) * DAY_MS).toISOString();
-    const counts = await index.archivedPerDay(mailboxId, since.slice(0, 10));
-    return c.json({ days: fillDays(counts, days, at) }, 200);
+    const span = daySpan(days, now());
+    const found = new Map(
+      (await index.archivedPerDay(mailboxId, span[0] as string)).map((count) => [count.day, count.messages]),
+    );
+    return c.json({ days: span.map((day) => ({ day, messages: found.get(day) ?? 0 })) }, 200);
   });
 }
