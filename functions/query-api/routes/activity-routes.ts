@@ -41,7 +41,10 @@ export function registerActivityRoutes(app: QueryApi, deps: RouteDeps): void {
     const mailboxId = await requireMailbox(index, c.get('access'), c.req.valid('param').mailboxId);
     const span = daySpan(days, now());
     const found = new Map(
-      (await index.archivedPerDay(mailboxId, span[0] as string)).map((count) => [count.day, count.messages]),
+      (await index.archivedPerDay(mailboxId, span[0] as string)).map((count) => [
+        count.day,
+        count.messages,
+      ]),
     );
     return c.json({ days: span.map((day) => ({ day, messages: found.get(day) ?? 0 })) }, 200);
   });
