@@ -202,3 +202,19 @@ export function httpApiEvent(
     isBase64Encoded: false,
   };
 }
+
+/** Mailbox "work"'s two runs: one that succeeded, then one refused its password (AUTH_FAILED). */
+export async function seedWorkRuns(index: {
+  putRun(run: RunRecord): Promise<void>;
+}): Promise<void> {
+  await index.putRun(run('work', 'run-1'));
+  await index.putRun(
+    run('work', 'run-2', {
+      startedAt: '2024-06-01T11:00:00.000Z',
+      endedAt: '2024-06-01T11:00:02.000Z',
+      outcome: 'failed',
+      errorCode: 'AUTH_FAILED',
+      errorMessage: 'the server refused the password',
+    }),
+  );
+}

@@ -14,7 +14,7 @@ import type {
 import { createQueryApp, type QueryAppDeps } from '../../functions/query-api/create-query-app.js';
 import { encodeMessageRef } from '../../functions/query-api/params.js';
 import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
-import { base64Lines, fixture, mimeMessage, run, seed } from './query-api-kit.js';
+import { base64Lines, fixture, mimeMessage, seed, seedWorkRuns } from './query-api-kit.js';
 
 /** Records what the app asked the index, and which reads it made. */
 class RecordingIndex extends MemoryMessageIndex {
@@ -137,14 +137,5 @@ export async function seedQueryAppArchive(): Promise<void> {
     messageKey: 'a/../b "q" %2F ü#sha256:00',
     raw: fixture('multipart-alternative-attachments.eml'),
   });
-  await archive.index.putRun(run('work', 'run-1'));
-  await archive.index.putRun(
-    run('work', 'run-2', {
-      startedAt: '2024-06-01T11:00:00.000Z',
-      endedAt: '2024-06-01T11:00:02.000Z',
-      outcome: 'failed',
-      errorCode: 'AUTH_FAILED',
-      errorMessage: 'the server refused the password',
-    }),
-  );
+  await seedWorkRuns(archive.index);
 }

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, run, seed } from '../query-api/query-api-kit.js';
+import { fixture, seed, seedWorkRuns } from '../query-api/query-api-kit.js';
 import {
   SCREENSHOTS,
   signedIn as signIn,
@@ -46,16 +46,7 @@ beforeAll(async () => {
         archivedAt: day(ago),
       });
     }
-    await archive.index.putRun(run('work', 'run-1'));
-    await archive.index.putRun(
-      run('work', 'run-2', {
-        startedAt: '2024-06-01T11:00:00.000Z',
-        endedAt: '2024-06-01T11:00:02.000Z',
-        outcome: 'failed',
-        errorCode: 'AUTH_FAILED',
-        errorMessage: 'the server refused the password',
-      }),
-    );
+    await seedWorkRuns(archive.index);
   });
 });
 
