@@ -14,6 +14,7 @@ import { createMessageParser } from '../../functions/core/message/message-parser
 import { runPull } from '../../functions/core/pull/pull-run.js';
 import { message, scripted } from '../support/pop3-test-kit.js';
 import { pullDeps, scriptedPull, TestClock } from '../support/pull-test-kit.js';
+import { searchDoc } from '../support/search-documents.js';
 import { find, flushStep, reader, type SearchLab, searchLab, subjects } from './aws-search-kit.js';
 
 const aws = inject('aws');
@@ -63,17 +64,8 @@ describe('AWS search: a reused UIDL', () => {
 
   it('the flush indexes a pending text only while its record holds the bytes it came from', async () => {
     const [A, B] = ['a'.repeat(64), 'b'.repeat(64)];
-    const doc = (messageKey: string, body: string) => ({
-      mailboxId: 'direct',
-      messageKey,
-      sortDate: '2026-01-01T00:00:00.000Z',
-      subject: '',
-      from: '',
-      to: '',
-      attachmentNames: '',
-      body,
-      hasAttachments: false,
-    });
+    const doc = (messageKey: string, body: string) =>
+      searchDoc(messageKey, { mailboxId: 'direct', body });
     const journal = (key: string, sha256: string, body: string) =>
       lab.objects.putJson(pendingKey('direct', key, sha256), {
         version: 1,

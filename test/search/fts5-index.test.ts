@@ -11,21 +11,15 @@ import { searchIndexPage } from '../../functions/core/search/search-page.js';
 import type { SearchDocument, SqlDriver } from '../../functions/core/search/search-ports.js';
 import { parseSearchQuery } from '../../functions/core/search/search-query.js';
 import { SearchQueryError } from '../../functions/core/search/search-query-error.js';
+import { searchDoc } from '../support/search-documents.js';
 import { SQL_DRIVERS } from './sql-drivers.js';
 
 function doc(messageKey: string, fields: Partial<SearchDocument> = {}): SearchDocument {
-  return {
+  return searchDoc(messageKey, {
     mailboxId: 'mb-a',
-    messageKey,
     sortDate: '2024-05-01T10:00:00.000Z',
-    subject: '',
-    from: '',
-    to: '',
-    attachmentNames: '',
-    body: '',
-    hasAttachments: false,
     ...fields,
-  };
+  });
 }
 
 function keys(db: SqlDriver, q: string, mailboxIds: readonly string[] = ['mb-a']): string[] {

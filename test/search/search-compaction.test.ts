@@ -1,4 +1,5 @@
 /** Which neighbouring segments a flush merges, and how their documents combine. */
+
 import { describe, expect, it } from 'vitest';
 import {
   MAX_MERGED_SEGMENT_OCTETS,
@@ -7,6 +8,7 @@ import {
 } from '../../functions/adapters/aws/search-compaction.js';
 import type { SegmentEntry } from '../../functions/adapters/aws/search-manifest.js';
 import type { SearchDocument } from '../../functions/core/search/search-ports.js';
+import { searchDoc } from '../support/search-documents.js';
 
 function segments(octets: number[]): SegmentEntry[] {
   return octets.map((n, i) => ({
@@ -19,17 +21,7 @@ function segments(octets: number[]): SegmentEntry[] {
 }
 
 function doc(messageKey: string, body: string): SearchDocument {
-  return {
-    mailboxId: 'm',
-    messageKey,
-    sortDate: '2026-12-05T00:00:00.000Z',
-    subject: '',
-    from: '',
-    to: '',
-    attachmentNames: '',
-    body,
-    hasAttachments: false,
-  };
+  return searchDoc(messageKey, { body });
 }
 
 describe('pairToMerge', () => {
