@@ -85,7 +85,9 @@ function bufferInput(mailboxId: string, data: Buffer): RawPutInput {
 }
 
 /** Takes a current file back to before search (schema version 3): no text tables, no text_truncated. */
+/** Undoes the migrations from search on (schema 4 and later), as an older popvault's file lacks them. */
 function dropSearch(db: Database.Database): void {
+  db.exec('DROP TABLE mailbox_days');
   db.exec('DROP TABLE search_text; DROP TABLE search_docs');
   db.exec('ALTER TABLE messages DROP COLUMN text_truncated');
 }
@@ -246,6 +248,7 @@ describe('SqliteMessageIndex: the file', () => {
         .all();
       expect(tables).toEqual([
         'leases',
+        'mailbox_days',
         'mailboxes',
         'messages',
         'runs',
@@ -367,6 +370,38 @@ describe('SqliteMessageIndex: the file', () => {
       ...record,
       parserVersion: UNVERSIONED_PARSER,
     });
+    index.close();
+  });
+
+  it('an index written before the per-day counts migrates: the chart counts its existing messages by UTC day', async () => {
+    const directory = freshDirectory('migrate-days');
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+    const path = join(directory, 'index.sqlite');
+    const before = openIndex(path);
+    const archivedAt = [
+      '2026-03-01T23:59:59.999Z',
+      '2026-03-02T00:00:00.000Z',
+      '2026-03-02T12:00:00Z',
+    ];
+    for (const at of archivedAt)
+      await before.putMessage(makeRecord({ mailboxId: 'old', archivedAt: at }));
+    await before.putMessage(makeRecord({ mailboxId: 'other', archivedAt: archivedAt[0] }));
+    before.close();
+    // Back to schema version 4, as popvault wrote it before the per-day table.
+    const db = new Database(path);
+    db.exec('DROP TABLE mailbox_days');
+    db.pragma('user_version = 4');
+    db.close();
+    const index = openIndex(path);
+    expect(await index.archivedPerDay('old', '2026-01-01')).toEqual([
+      { day: '2026-03-01', messages: 1 },
+      { day: '2026-03-02', messages: 2 },
+    ]);
+    // Counted once: a message archived after the migration adds to its day, not to a recount.
+    await index.putMessage(makeRecord({ mailboxId: 'old', archivedAt: '2026-03-02T13:00:00Z' }));
+    expect(await index.archivedPerDay('old', '2026-03-02')).toEqual([
+      { day: '2026-03-02', messages: 3 },
+    ]);
     index.close();
   });
 

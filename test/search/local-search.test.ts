@@ -210,7 +210,7 @@ describe('local search: records without text', () => {
     await before.putMessage(record);
     before.close();
     const db = new Database(path);
-    db.exec('DROP TABLE search_text; DROP TABLE search_docs');
+    db.exec('DROP TABLE mailbox_days; DROP TABLE search_text; DROP TABLE search_docs');
     db.exec('ALTER TABLE messages DROP COLUMN text_truncated');
     db.pragma('user_version = 3');
     db.close();

@@ -21,6 +21,7 @@
  *              counts, failures and session as JSON
  *   leases     mailbox_id primary key; owner, expires_at (epoch ms)
  *   mailboxes  mailbox_id primary key; counts, last run, last success (with their UTC end times)
+ *   mailbox_days  (mailbox_id, day) primary key; messages archived that UTC day
  *
  * Text compares in SQLite's BINARY collation (UTF-8 bytes), which is also DynamoDB's order, so both
  * indexes list ties and mailboxes alike.
@@ -191,6 +192,7 @@ export class SqliteMessageIndex implements MessageIndex, ArchiveSearch {
     const { record } = put;
     if (this.#statements.insertMessage.run(put.row).changes === 1) {
       this.#statements.countMessage.run({ mailboxId: record.mailboxId, octets: record.octets });
+      this.#statements.countDay.run({ mailboxId: record.mailboxId, archivedAt: record.archivedAt });
       if (put.text !== undefined) this.#text.indexText(record, put.text);
       return { created: true };
     }

@@ -79,6 +79,12 @@ export function prepareStatements(db: Database.Database) {
         ON CONFLICT (mailbox_id) DO UPDATE SET
           messages = messages + 1, octets = octets + excluded.octets`,
     ),
+    // archived_at is ISO 8601 in UTC, so its first ten characters are the UTC day.
+    countDay: db.prepare(
+      `INSERT INTO mailbox_days (mailbox_id, day, messages)
+        VALUES (@mailboxId, substr(@archivedAt, 1, 10), 1)
+        ON CONFLICT (mailbox_id, day) DO UPDATE SET messages = messages + 1`,
+    ),
     getMessage: db.prepare('SELECT * FROM messages WHERE mailbox_id = ? AND message_key = ?'),
     // One statement for any number of keys: the keys travel as one JSON array.
     getMessages: db.prepare(
@@ -131,10 +137,8 @@ export function prepareStatements(db: Database.Database) {
     ),
     listMailboxes: db.prepare('SELECT * FROM mailboxes ORDER BY mailbox_id'),
     getMailbox: db.prepare('SELECT * FROM mailboxes WHERE mailbox_id = ?'),
-    // archived_at is ISO 8601 in UTC, so its first ten characters are the UTC day.
     archivedPerDay: db.prepare(
-      `SELECT substr(archived_at, 1, 10) AS day, count(*) AS messages FROM messages
-       WHERE mailbox_id = ? AND archived_at >= ? GROUP BY day ORDER BY day`,
+      'SELECT day, messages FROM mailbox_days WHERE mailbox_id = ? AND day >= ? ORDER BY day',
     ),
   };
 }
