@@ -5,6 +5,12 @@
  * soon as the line it explains changes.
  */
 
+import { POP3_TRANSPORT_EQUIVALENTS } from './equivalents/pop3-transport.js';
+import { POP3_WIRE_EQUIVALENTS } from './equivalents/pop3-wire.js';
+import { PULL_RUN_EQUIVALENTS } from './equivalents/pull-run.js';
+import { PULL_SPOOL_EQUIVALENTS } from './equivalents/pull-spool.js';
+import { PULL_STEPS_EQUIVALENTS } from './equivalents/pull-steps.js';
+
 export interface EquivalentMutant {
   /** The whole source line the mutant starts on, trimmed. */
   line: string;
@@ -313,7 +319,16 @@ const BY_FILE: Record<string, EquivalentMutant[]> = {
 };
 
 export const EQUIVALENT_MUTANTS: ReadonlyMap<string, EquivalentMutant> = new Map(
-  Object.entries(BY_FILE).flatMap(([file, list]) =>
-    list.map((m) => [mutantKey(file, m.line, m.mutator, m.original, m.replacement), m] as const),
+  [
+    BY_FILE,
+    POP3_WIRE_EQUIVALENTS,
+    POP3_TRANSPORT_EQUIVALENTS,
+    PULL_SPOOL_EQUIVALENTS,
+    PULL_RUN_EQUIVALENTS,
+    PULL_STEPS_EQUIVALENTS,
+  ].flatMap((byFile) =>
+    Object.entries(byFile).flatMap(([file, list]) =>
+      list.map((m) => [mutantKey(file, m.line, m.mutator, m.original, m.replacement), m] as const),
+    ),
   ),
 );
