@@ -55,6 +55,12 @@ describe('a status line', () => {
     expect(() => status('+ dXNlcg==')).toThrow(Pop3ProtocolError);
   });
 
+  it('a caller that does not say it is inside an AUTH exchange gets no continuation: a bare "+" is refused', () => {
+    expect(() => parseStatusLine(Buffer.from('+ dXNlcg=='))).toThrow(
+      'the server sent something that is not a POP3 status line: "+ dXNlcg=="',
+    );
+  });
+
   it('garbage is shown cut to 80 characters, as JSON, never raw', () => {
     const garbage = `HTTP/1.1 400 ${'x'.repeat(200)}`;
     expect(() => status(garbage)).toThrow(
