@@ -54,3 +54,42 @@ describe('scheduled event: only the mailbox id, and only this function’s', () 
     expect(refusal({ mailboxId: 'personal', ...many }).message).toContain(', …');
   });
 });
+
+describe('scheduled event: refusals say exactly what is wrong', () => {
+  it('a refusal is a ScheduledEventError by name, so logs and alarms can tell it apart', () => {
+    expect(refusal({}).name).toBe('ScheduledEventError');
+  });
+
+  it('a string or number event is refused as "not a JSON object", not as a list of its characters', () => {
+    for (const event of ['personal', 7, null, [{ mailboxId: 'personal' }]]) {
+      expect(refusal(event).message).toMatch(
+        /^the event must be a JSON object; send exactly \{"mailboxId":"personal"\}/,
+      );
+    }
+  });
+
+  it('an id of exactly 64 characters is echoed whole; a longer one is cut at 64 with an ellipsis', () => {
+    const exact = 'a'.repeat(64);
+    expect(refusal({ mailboxId: exact }).message).toContain(`mailbox "${exact}", but`);
+    const long = `${'b'.repeat(64)}${'c'.repeat(100)}`;
+    expect(refusal({ mailboxId: long }).message).toContain(`mailbox "${'b'.repeat(64)}…", but`);
+  });
+
+  it('one unknown field is named as "a field", two as "fields", comma-separated, without an ellipsis', () => {
+    expect(refusal({ mailboxId: 'personal', host: 'x' }).message).toMatch(
+      /^the event carries a field the puller does not take \("host"\); send exactly/,
+    );
+    expect(refusal({ mailboxId: 'personal', host: 'x', port: 1 }).message).toMatch(
+      /^the event carries fields the puller does not take \("host", "port"\); send exactly/,
+    );
+  });
+
+  it('exactly ten unknown fields are all named with no ellipsis; an eleventh is left out behind one', () => {
+    const ten = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`f${i}`, i]));
+    expect(refusal(ten).message).toContain('"f8", "f9"); send');
+    const eleven = { ...ten, f10: 10 };
+    const message = refusal(eleven).message;
+    expect(message).toContain('"f8", "f9", …); send');
+    expect(message).not.toContain('"f10"');
+  });
+});
