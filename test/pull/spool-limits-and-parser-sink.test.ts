@@ -114,7 +114,7 @@ describe('spool disk budget: a run never passes its cap', () => {
     expect(full.used).toBe(0);
   });
 
-  it('when the first held chunk overflows the cap, the later held chunks are not written to the closed file', async () => {
+  it('held chunks that pass the cap when moved to disk are refused as SPOOL_FULL, and give their budget back', async () => {
     const disk = new SpoolDiskBudget(6);
     // Held in memory: 8 then 2 octets; the third chunk moves them to a file, and the 8 already pass the cap.
     const error = await refusal(
