@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -78,7 +79,24 @@ async function blackholePort(): Promise<number> {
       });
     }
   });
+  // A filler's client side connects on the SYN-ACK, before the listener has queued it on the ACK;
+  // a SYN arriving in between is still answered. Wait until the kernel shows the queue full.
+  await acceptQueueFull(port, 2);
   return port;
+}
+
+/** Polls the listener's accept-queue length (rx_queue of a LISTEN row in /proc/net/tcp). */
+async function acceptQueueFull(port: number, length: number): Promise<void> {
+  const portHex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (let attempt = 0; attempt < 400; attempt += 1) {
+    const rows = readFileSync('/proc/net/tcp', 'utf8').split('\n');
+    const row = rows.find((r) => r.includes(`:${portHex} 00000000:0000 0A `));
+    const queued =
+      row === undefined ? 0 : Number.parseInt(row.trim().split(/\s+/)[4]?.split(':')[1] ?? '0', 16);
+    if (queued >= length) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`the listener on port ${port} never showed ${length} connections queued`);
 }
 
 /** An address of this machine that is not loopback: what a name resolving elsewhere reaches. */
