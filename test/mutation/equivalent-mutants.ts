@@ -5,6 +5,10 @@
  * soon as the line it explains changes.
  */
 
+import { ARCHIVE_CORE_EQUIVALENTS } from './equivalents/archive-core.js';
+import { ARCHIVE_LOCAL_EQUIVALENTS } from './equivalents/archive-local.js';
+import { POP3_CLIENT_EQUIVALENTS } from './equivalents/pop3-client.js';
+import { POP3_LOGIN_EQUIVALENTS } from './equivalents/pop3-login.js';
 import { POP3_TRANSPORT_EQUIVALENTS } from './equivalents/pop3-transport.js';
 import { POP3_WIRE_EQUIVALENTS } from './equivalents/pop3-wire.js';
 import { PULL_RUN_EQUIVALENTS } from './equivalents/pull-run.js';
@@ -326,6 +330,10 @@ export const EQUIVALENT_MUTANTS: ReadonlyMap<string, EquivalentMutant> = new Map
     PULL_SPOOL_EQUIVALENTS,
     PULL_RUN_EQUIVALENTS,
     PULL_STEPS_EQUIVALENTS,
+    POP3_LOGIN_EQUIVALENTS,
+    POP3_CLIENT_EQUIVALENTS,
+    ARCHIVE_LOCAL_EQUIVALENTS,
+    ARCHIVE_CORE_EQUIVALENTS,
   ].flatMap((byFile) =>
     Object.entries(byFile).flatMap(([file, list]) =>
       list.map((m) => [mutantKey(file, m.line, m.mutator, m.original, m.replacement), m] as const),
