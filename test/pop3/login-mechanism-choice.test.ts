@@ -7,7 +7,9 @@ import { connect, expectPop3Error, scripted, scriptedOptions } from '../support/
 const NO_TIMESTAMP_GREETING = '+OK scripted POP3 ready';
 
 function sentAnyOf(commands: readonly string[] | undefined, verbs: string[]): boolean {
-  return (commands ?? []).some((c) => verbs.some((v) => c.toUpperCase().startsWith(v.toUpperCase())));
+  return (commands ?? []).some((c) =>
+    verbs.some((v) => c.toUpperCase().startsWith(v.toUpperCase())),
+  );
 }
 
 describe('the login mechanism chosen from what the server offers', () => {
@@ -27,7 +29,10 @@ describe('the login mechanism chosen from what the server offers', () => {
   });
 
   it('a server listing neither USER, SASL PLAIN nor an APOP timestamp is still tried with USER', async () => {
-    const server = await scripted({ capabilities: ['UIDL', 'TOP'], greeting: NO_TIMESTAMP_GREETING });
+    const server = await scripted({
+      capabilities: ['UIDL', 'TOP'],
+      greeting: NO_TIMESTAMP_GREETING,
+    });
     const err = await expectPop3Error(Pop3Client.connect(scriptedOptions(server)), 'AUTH_FAILED');
     expect(err.message).toContain('USER not supported');
     expect(server.sessions[0]?.commands).toContain('USER alice');

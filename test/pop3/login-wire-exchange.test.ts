@@ -73,7 +73,10 @@ describe('what the trace shows of a login', () => {
     const password = 'p'.repeat(300);
     const server = await scripted({ users: { alice: password } });
     await connect(
-      scriptedOptions(server, { credentials: { user: 'alice', password }, trace: sendTrace(traced) }),
+      scriptedOptions(server, {
+        credentials: { user: 'alice', password },
+        trace: sendTrace(traced),
+      }),
     );
     const auth = traced.indexOf('AUTH PLAIN');
     expect(auth).toBeGreaterThanOrEqual(0);

@@ -89,8 +89,8 @@ describe('UTF8', () => {
 
   it('a failure that is not a -ERR is not recorded as the server refusing UTF8', async () => {
     const broken = new Pop3ProtocolError('PROTOCOL_VIOLATION', 'garbage where a reply belongs');
-    await expect(
-      enterUtf8(channelFailingWith(broken), new Capabilities(['UTF8'])),
-    ).rejects.toBe(broken);
+    await expect(enterUtf8(channelFailingWith(broken), new Capabilities(['UTF8']))).rejects.toBe(
+      broken,
+    );
   });
 });
