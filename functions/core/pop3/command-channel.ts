@@ -109,6 +109,8 @@ export class CommandChannel {
   /** Holds the socket (to destroy it on failure) before its replies are read. */
   hold(socket: Socket | TLSSocket): void {
     this.#socket = socket;
+    // A failure before the socket existed (a deadline that passed while connecting) could not destroy it.
+    if (this.#failure) socket.destroy();
   }
 
   attach(socket: Socket | TLSSocket): void {
