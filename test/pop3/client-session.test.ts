@@ -28,6 +28,12 @@ describe('greeting', () => {
     expect(err.message).toBe('POP3 greeting failed: go away (COMMAND_FAILED)');
   });
 
+  it("keeps the greeting's text, without its +OK", async () => {
+    const server = await scripted({ greeting: '+OK hello <1.2@test>' });
+    const client = await connect(scriptedOptions(server));
+    expect(client.greeting).toBe('hello <1.2@test>');
+  });
+
   it('a SASL continuation ("+ ") where the greeting belongs is a PROTOCOL_VIOLATION', async () => {
     const server = await scripted({ greeting: '+ hello' });
     await expectPop3Error(Pop3Client.connect(scriptedOptions(server)), 'PROTOCOL_VIOLATION');
