@@ -77,6 +77,12 @@ describe('line framing', () => {
     expect((await split).toString()).toBe('+OK split');
   });
 
+  it('an empty line (CRLF alone) is read as empty, its CR removed with the LF', async () => {
+    const { reader, wire } = attached();
+    wire.write('\r\n');
+    expect((await reader.readLine(512, 'line')).length).toBe(0);
+  });
+
   it('a line end at the start of the next of several buffered chunks is found', async () => {
     const { reader, wire } = attached();
     wire.write('+OK hello');
@@ -121,6 +127,17 @@ describe('line framing', () => {
     expect(reader.buffered).toBe(HIGH_WATER);
     expect(wire.isPaused()).toBe(true);
   });
+  it('a reader still over its high-water mark keeps the socket it is handed at STLS paused', async () => {
+    const { reader, wire } = attached();
+    wire.write(Buffer.alloc(HIGH_WATER, 0x78));
+    await delivered();
+    expect(wire.isPaused()).toBe(true);
+    reader.detach();
+    const secured = new PassThrough();
+    reader.attach(secured);
+    expect(secured.isPaused()).toBe(true);
+  });
+
   it('a long read waiting on a paused socket outlives the STLS hand-over of that socket', async () => {
     const { reader, wire } = attached();
     wire.write(Buffer.alloc(HIGH_WATER, 0x78));
@@ -136,6 +153,16 @@ describe('line framing', () => {
 });
 
 describe('the end of the stream', () => {
+  it('a socket that closes without an end (destroyed, not half-closed) ends a pending read as UNEXPECTED_EOF', async () => {
+    const { reader, wire } = attached();
+    const pending = reader.readLine(512, 'NOOP status line');
+    wire.destroy();
+    const err = await expectPop3Error(pending, 'UNEXPECTED_EOF');
+    expect(err.message).toBe(
+      'the server closed the connection while a NOOP status line was expected',
+    );
+  });
+
   it('a server that closes while a reply is expected: UNEXPECTED_EOF naming what was expected, for that read and every later one', async () => {
     const { reader, wire } = attached();
     const pending = reader.readLine(512, 'RETR status line');
