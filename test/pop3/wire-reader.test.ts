@@ -237,6 +237,19 @@ describe('STLS hand-over', () => {
     expect((await pending).toString()).toBe('+OK over TLS');
   });
 
+  it('a read started after the detached socket closed with an error still reads the new socket', async () => {
+    const { reader, wire: cleartext } = attached();
+    reader.detach();
+    const secured = new PassThrough();
+    reader.attach(secured);
+    const closed = new Promise((resolve) => cleartext.once('close', resolve));
+    cleartext.destroy(new Error('the cleartext socket failed after the hand-over'));
+    await closed;
+    const pending = reader.readLine(512, 'CAPA status line');
+    secured.write('+OK over TLS\r\n');
+    expect((await pending).toString()).toBe('+OK over TLS');
+  });
+
   it('detach reports the octets still unread, and a second detach (teardown after a refused STLS) is harmless', async () => {
     const { reader, wire } = attached();
     wire.write('+OK begin TLS\r\n+OK injected');
