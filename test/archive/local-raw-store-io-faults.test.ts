@@ -321,9 +321,11 @@ describe('directory syncs are shared, and a put resolves only after a sync that 
 
     gates[0]?.release();
     await a;
-    await until(() => gates.length === 2);
     await drained();
     expect(resolved).toEqual(['a']); // b and c wait for the sync that covers their renames
+    await until(() => gates.length === 2);
+    await drained();
+    expect(resolved).toEqual(['a']);
     gates[1]?.release();
     await Promise.all(later);
     expect(resolved.sort()).toEqual(['a', 'b', 'c']);
