@@ -13,6 +13,8 @@ import { ArchiveError } from '../../functions/core/archive/errors.js';
 
 const writes: { offset: number; length: number; size: number }[] = [];
 const syncs: string[] = [];
+/** Paths of the FileHandles opened and not yet closed. */
+const openHandles: string[] = [];
 let hostnameCalls = 0;
 let mkdirCalls = 0;
 let mkdirFault: string | null = null;
@@ -63,6 +65,12 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     },
     open: async (path: string, flags?: string, mode?: number) => {
       const handle = await actual.open(path, flags, mode);
+      openHandles.push(path);
+      const close = handle.close.bind(handle);
+      handle.close = async () => {
+        openHandles.splice(openHandles.indexOf(path), 1);
+        return close();
+      };
       const sync = handle.sync.bind(handle);
       handle.sync = async () => {
         syncs.push(path);
@@ -178,13 +186,14 @@ describe('writes and names', () => {
 });
 
 describe('directories are created 0700, each creation fsynced into its parent', () => {
-  it('creates missing parents first, and syncs each parent after its child appears', async () => {
+  it('creates missing parents first, syncs each parent after its child appears, and closes each directory it opened', async () => {
     const base = mkdtempSync(join(tmpdir(), 'popvault-mkdir-'));
     const leaf = join(base, 'a', 'b', 'c');
     await files.mkdirDurable(leaf);
     expect(statSync(leaf).mode & 0o777).toBe(0o700);
     expect(statSync(join(base, 'a')).mode & 0o777).toBe(0o700);
     expect(syncs).toEqual([base, join(base, 'a'), join(base, 'a', 'b')]);
+    expect(openHandles).toEqual([]); // each directory opened to be synced is closed again
     // One that exists already is left as it is, and nothing is synced.
     syncs.length = 0;
     await files.mkdirDurable(leaf);
