@@ -243,6 +243,23 @@ describe('a spool file is read once, closed, and checked against what was read',
     expect([...openHandles].filter((id) => id.startsWith(`${path}#`))).toEqual([]);
   });
 
+  it('a spool file whose size cannot be read is SOURCE_UNREADABLE, naming errno and path', async () => {
+    const directory = fresh('unstattable');
+    const store = new LocalRawStore({ directory });
+    const data = randomBytes(100);
+    const path = spool(data);
+    faults.afterSpoolStat = (statted) => {
+      if (statted === path) throw errno('EIO');
+    };
+    await expect(
+      store.put({ ...bufferInput(data), source: { kind: 'file', path } }),
+    ).rejects.toMatchObject({
+      code: 'SOURCE_UNREADABLE',
+      message: `cannot read the spooled message (EIO): ${path}`,
+    });
+    expect(readdirSync(tmpOf(directory))).toEqual([]);
+  });
+
   it('a spool file cut short while it is copied is refused by the octets actually read', async () => {
     const directory = fresh('shrunk');
     const store = new LocalRawStore({ directory });
