@@ -153,17 +153,45 @@ describe('a systemic store failure', () => {
   });
 });
 
+/**
+ * A lease store that renews until `lose()` is called and refuses every renewal after it; `lost`
+ * resolves at the first refusal, `manyRenewalsLater` twenty refusals (every 10 ms) after it: time
+ * enough for a dropped socket to show at the server.
+ */
+function losableLease(index: MemoryMessageIndex) {
+  let losing = false;
+  let refusals = 0;
+  let lostNow: () => void = () => {};
+  const lost = new Promise<void>((resolve) => {
+    lostNow = resolve;
+  });
+  let enough: () => void = () => {};
+  const manyRenewalsLater = new Promise<'still open'>((resolve) => {
+    enough = () => resolve('still open');
+  });
+  const lease = withFaults(index, {
+    async acquireLease(request) {
+      if (!losing) return index.acquireLease(request);
+      lostNow();
+      refusals += 1;
+      if (refusals > 20) enough();
+      return false;
+    },
+  });
+  return {
+    index: lease,
+    lose: () => {
+      losing = true;
+    },
+    lost,
+    manyRenewalsLater,
+  };
+}
+
 describe('a lease lost mid-session', () => {
   it('drops the connection at once, while the server is still holding back its reply', async () => {
-    let lost: () => void = () => {};
-    const leaseLost = new Promise<void>((resolve) => {
-      lost = resolve;
-    });
-    let renewalsAfterLoss = 0;
-    let enoughRenewals: () => void = () => {};
-    const manyRenewalsLater = new Promise<'still open'>((resolve) => {
-      enoughRenewals = () => resolve('still open');
-    });
+    const a = archive();
+    const lease = losableLease(a.index);
     let observed: (what: 'closed' | 'still open') => void = () => {};
     const seenByServer = new Promise<'closed' | 'still open'>((resolve) => {
       observed = resolve;
@@ -172,35 +200,51 @@ describe('a lease lost mid-session', () => {
       messages: mailbox(2),
       handlers: {
         async RETR(ctx) {
-          await leaseLost;
+          lease.lose();
+          await lease.lost;
           const seen = await Promise.race([
             ctx.session.closed.then(() => 'closed' as const),
-            manyRenewalsLater,
+            lease.manyRenewalsLater,
           ]);
           observed(seen);
           if (seen === 'still open') await ctx.fallback();
         },
       },
     });
+    const run = await runPull(
+      scriptedPull(server, a.clock.ms, { leaseTtlMs: 30 }),
+      pullDeps({ rawStore: a.rawStore, index: lease.index }, a.clock),
+    );
+    expect(run).toMatchObject({ outcome: 'retry-later', errorCode: 'LEASE_LOST' });
+    expect(await seenByServer).toBe('closed');
+    expect(server.messages).toHaveLength(2);
+  });
+
+  it('lost while logging in: the session ends before the mailbox is listed or read', async () => {
     const a = archive();
-    let acquisitions = 0;
-    const index = withFaults(a.index, {
-      async acquireLease(request) {
-        acquisitions += 1;
-        if (acquisitions === 1) return a.index.acquireLease(request);
-        lost();
-        // Twenty renewals (every 10 ms) after the loss: time enough for a dropped socket to show.
-        renewalsAfterLoss += 1;
-        if (renewalsAfterLoss > 20) enoughRenewals();
-        return false;
+    const lease = losableLease(a.index);
+    const server = await scripted({
+      capabilities: ['UIDL', 'USER'],
+      messages: mailbox(2),
+      handlers: {
+        async PASS(ctx) {
+          lease.lose();
+          await lease.lost;
+          await ctx.fallback();
+        },
       },
     });
     const run = await runPull(
       scriptedPull(server, a.clock.ms, { leaseTtlMs: 30 }),
-      pullDeps({ rawStore: a.rawStore, index }, a.clock),
+      pullDeps({ rawStore: a.rawStore, index: lease.index }, a.clock),
     );
     expect(run).toMatchObject({ outcome: 'retry-later', errorCode: 'LEASE_LOST' });
-    expect(await seenByServer).toBe('closed');
+    const session = await server.nextSession();
+    await session.closed;
+    const verbs = session.commands.map((c) => c.split(' ')[0]);
+    expect(verbs).not.toContain('LIST');
+    expect(verbs).not.toContain('UIDL');
+    expect(verbs).not.toContain('RETR');
     expect(server.messages).toHaveLength(2);
   });
 });

@@ -214,6 +214,8 @@ async function session(
   leaseSignal.addEventListener('abort', leaseLost, { once: true });
   const client = await openSession(options, deps, state, logger);
   leaseSignal.addEventListener('abort', () => client.close(), { once: true });
+  // A lease lost while logging in was signalled before that listener: drop the session now, unlisted.
+  if (leaseSignal.aborted) client.close();
   const ctx: SessionContext = {
     options,
     deps,
