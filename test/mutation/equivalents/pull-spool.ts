@@ -17,5 +17,12 @@ export const PULL_SPOOL_EQUIVALENTS: Record<string, EquivalentMutant[]> = {
       replacement: 'true',
       why: 'When writeToSink returns null the mutant awaits null, which only yields one microtask turn: nothing else reads or changes the spool in between.',
     },
+    {
+      line: 'if (this.stopped !== null) return;',
+      mutator: 'ConditionalExpression',
+      original: 'this.stopped !== null',
+      replacement: 'false',
+      why: 'No write is ever asked for once the store is stopped: spoolMessage calls keep() only while stopped is null, and a stop inside keep() empties the held chunks (ending the loop over them) and closes the file (so the current chunk is not written) before keep() resumes.',
+    },
   ],
 };
