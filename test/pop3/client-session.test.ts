@@ -84,28 +84,71 @@ describe('deadline', () => {
     for (const session of server.sessions) await session.closed;
   });
 
-  it('a deadline passing during the TLS handshake is reported as the deadline, not as the handshake timing out', async () => {
-    // Accepts TCP and never answers the TLS ClientHello.
-    const silent = net.createServer();
-    silent.on('connection', (socket) => socket.on('error', () => {}));
+  // The connect timeout is far beyond the test's own timeout: were the handshake left to run until it,
+  // the test would time out instead of seeing the deadline and the server's end of the connection close.
+  const NEVER_MS = 3_600_000;
+
+  /** Accepts TCP, plays `script` (reply per command line), then stays silent: a handshake never answered. */
+  async function handshakeNeverAnswered(script: Record<string, string> = {}) {
+    const closed: Promise<unknown>[] = [];
+    const silent = net.createServer((socket) => {
+      socket.on('error', () => {});
+      closed.push(once(socket, 'close'));
+      if (Object.keys(script).length > 0) socket.write('+OK ready\r\n');
+      socket.on('data', (chunk) => {
+        const reply = script[chunk.toString('latin1').trim().toUpperCase()];
+        if (reply !== undefined) socket.write(reply);
+      });
+    });
     silent.listen(0, '127.0.0.1');
     await once(silent, 'listening');
+    return { port: (silent.address() as net.AddressInfo).port, closed, server: silent };
+  }
+
+  it('a deadline passing during the implicit-TLS handshake ends it at once: reported as the deadline, the connection closed', async () => {
+    const { port, closed, server } = await handshakeNeverAnswered();
     try {
-      const { port } = silent.address() as net.AddressInfo;
       const err = await expectPop3Error(
         Pop3Client.connect({
           host: '127.0.0.1',
           port,
           tls: 'implicit',
           credentials: { user: 'alice', password: 'wonderland' },
-          connectTimeoutMs: 1_000,
+          connectTimeoutMs: NEVER_MS,
           deadline: Date.now() + 100,
         }),
         'TIMEOUT',
       );
       expect(err).toMatchObject({ phase: 'deadline' });
+      expect(closed).toHaveLength(1);
+      await Promise.all(closed);
     } finally {
-      silent.close();
+      server.close();
+    }
+  });
+
+  it('a deadline passing during the handshake after STLS ends it at once: reported as the deadline, the connection closed', async () => {
+    const { port, closed, server } = await handshakeNeverAnswered({
+      CAPA: '+OK\r\nSTLS\r\nUSER\r\n.\r\n',
+      STLS: '+OK begin TLS\r\n',
+    });
+    try {
+      const err = await expectPop3Error(
+        Pop3Client.connect({
+          host: '127.0.0.1',
+          port,
+          tls: 'starttls',
+          credentials: { user: 'alice', password: 'wonderland' },
+          connectTimeoutMs: NEVER_MS,
+          deadline: Date.now() + 300,
+        }),
+        'TIMEOUT',
+      );
+      expect(err).toMatchObject({ phase: 'deadline' });
+      expect(closed).toHaveLength(1);
+      await Promise.all(closed);
+    } finally {
+      server.close();
     }
   });
 });

@@ -140,6 +140,38 @@ describe('a TLS fault that is not about trust', () => {
   });
 });
 
+describe('a handshake the session abandons', () => {
+  it('a session already failed when the handshake would start rejects with its reason and closes the TCP socket, sending nothing', async () => {
+    const received: Buffer[] = [];
+    const port = await tcpServer((socket) => socket.on('data', (chunk) => received.push(chunk)));
+    const socket = await tcp(port);
+    const reason = new Pop3TimeoutError('deadline', 'the session deadline passed');
+    const err = await startTls(socket, options({}), 10_000, AbortSignal.abort(reason)).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBe(reason);
+    expect(socket.destroyed).toBe(true);
+    expect(received).toEqual([]);
+  });
+
+  it('a session failing mid-handshake ends it at once with its reason, not at the handshake limit, and the server sees the close', async () => {
+    let connected = false;
+    let serverSide: Promise<unknown> = Promise.resolve();
+    const port = await tcpServer((socket) => {
+      connected = true;
+      serverSide = once(socket, 'close');
+      socket.resume(); // reads the ClientHello and then the end of the stream
+    });
+    const abort = new AbortController();
+    const reason = new Pop3TimeoutError('deadline', 'the session deadline passed');
+    const pending = startTls(await tcp(port), options({}), 3_600_000, abort.signal);
+    await expect.poll(() => connected).toBe(true);
+    abort.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    await serverSide;
+  });
+});
+
 describe('a handshake that succeeds', () => {
   it('sends the host name as SNI, so a server with many names can present the right certificate', async () => {
     const server = await tlsServer();

@@ -307,7 +307,7 @@ export class Pop3Client {
     channel.hold(tcp);
     channel.assertUsable();
     if (options.tls === 'implicit')
-      channel.attach(await startTls(tcp, transport, transport.connectTimeoutMs));
+      channel.attach(await startTls(tcp, transport, transport.connectTimeoutMs, channel.failed));
     else channel.attach(tcp);
 
     const greeting = await channel.readStatus(

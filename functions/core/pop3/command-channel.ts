@@ -84,6 +84,7 @@ export class CommandChannel {
   #turnTail: Promise<void> = DONE;
   #failure: Pop3Error | null = null;
   #deadlineTimer: NodeJS.Timeout | null = null;
+  readonly #failed = new AbortController();
 
   constructor(options: CommandChannelOptions) {
     this.#options = options;
@@ -111,6 +112,11 @@ export class CommandChannel {
     this.#socket = socket;
     // A failure before the socket existed (a deadline that passed while connecting) could not destroy it.
     if (this.#failure) socket.destroy();
+  }
+
+  /** Aborted with the session's first failure: lets a TLS handshake in progress end with it. */
+  get failed(): AbortSignal {
+    return this.#failed.signal;
   }
 
   attach(socket: Socket | TLSSocket): void {
@@ -297,6 +303,7 @@ export class CommandChannel {
     this.#reader.fail(this.#failure);
     this.#window.refuseAll(this.#failure);
     this.#socket?.destroy();
+    this.#failed.abort(this.#failure);
     for (const body of this.#bodies) body.destroy(this.#failure);
     this.#bodies.clear();
   }

@@ -39,5 +39,5 @@ export async function upgradeToTls(
       `the server sent ${leftover} octets after accepting STLS and before TLS started; possible response injection, refusing`,
     );
   }
-  channel.attach(await startTls(tcp, transport, transport.connectTimeoutMs));
+  channel.attach(await startTls(tcp, transport, transport.connectTimeoutMs, channel.failed));
 }

@@ -136,13 +136,20 @@ function tlsFailure(err: NodeJS.ErrnoException, host: string): Pop3TlsError {
 /**
  * Runs the TLS handshake over an open TCP socket (implicit TLS right after connect, or after STLS).
  * Verification is always on; there is deliberately no option to turn it off.
+ * `abort` (the session failing, e.g. its deadline passing) ends the handshake at once with its reason.
  */
 export function startTls(
   socket: Socket,
   opts: TransportOptions,
   timeoutMs: number,
+  abort?: AbortSignal,
 ): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
+    if (abort?.aborted) {
+      socket.destroy();
+      reject(abort.reason);
+      return;
+    }
     const options: ConnectionOptions = {
       socket,
       host: opts.host,
@@ -156,17 +163,29 @@ export function startTls(
     // Errors of the wrapped TCP socket surface on the TLS socket; without this one listener they would
     // also be emitted unhandled on the raw socket and crash the process.
     socket.on('error', () => {});
-    const timer = setTimeout(() => {
-      tls.destroy();
-      reject(
-        new Pop3TimeoutError(
-          'connect',
-          `the TLS handshake with ${opts.host} took longer than ${timeoutMs} ms`,
-        ),
-      );
-    }, timeoutMs);
-    tls.once('secureConnect', () => {
+    const settle = (): void => {
       clearTimeout(timer);
+      abort?.removeEventListener('abort', aborted);
+    };
+    const fail = (err: unknown): void => {
+      settle();
+      tls.destroy();
+      reject(err);
+    };
+    const aborted = (): void => fail(abort?.reason);
+    const timer = setTimeout(
+      () =>
+        fail(
+          new Pop3TimeoutError(
+            'connect',
+            `the TLS handshake with ${opts.host} took longer than ${timeoutMs} ms`,
+          ),
+        ),
+      timeoutMs,
+    );
+    abort?.addEventListener('abort', aborted, { once: true });
+    tls.once('secureConnect', () => {
+      settle();
       tls.removeAllListeners('error');
       if (opts.pinSha256 !== undefined) {
         const seen = tls.getPeerCertificate().fingerprint256 ?? '';
@@ -183,10 +202,6 @@ export function startTls(
       }
       resolve(tls);
     });
-    tls.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      tls.destroy();
-      reject(tlsFailure(err, opts.host));
-    });
+    tls.once('error', (err: NodeJS.ErrnoException) => fail(tlsFailure(err, opts.host)));
   });
 }
