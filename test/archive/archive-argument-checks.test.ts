@@ -17,6 +17,9 @@ describe('rawObjectKey', () => {
     expect(() => rawObjectKey('inbox', 'AB'.repeat(32))).toThrow(
       `not a hex SHA-256: ${'AB'.repeat(32)}`,
     );
+    // A digest with anything after its 64 digits would put that text into the key.
+    expect(() => rawObjectKey('inbox', `${'a'.repeat(64)}/x`)).toThrow('not a hex SHA-256');
+    expect(() => rawObjectKey('inbox', 'a'.repeat(65))).toThrow('not a hex SHA-256');
     const long = `../${'f'.repeat(100)}`;
     expect(() => rawObjectKey('inbox', long)).toThrow(
       expect.objectContaining({ message: `not a hex SHA-256: ${long.slice(0, 80)}` }),

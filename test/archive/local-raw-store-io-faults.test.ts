@@ -10,6 +10,7 @@ import {
   mkdtempSync,
   readdirSync,
   rmSync,
+  statSync,
   truncateSync,
   utimesSync,
   writeFileSync,
@@ -258,6 +259,22 @@ describe('a spool file is read once, closed, and checked against what was read',
       message: `cannot read the spooled message (EIO): ${path}`,
     });
     expect(readdirSync(tmpOf(directory))).toEqual([]);
+  });
+
+  it('a spool file that opens and stats but cannot be read (a directory) is SOURCE_UNREADABLE, naming errno and path', async () => {
+    const directory = fresh('unreadable');
+    const store = new LocalRawStore({ directory });
+    const path = fresh('spool-directory');
+    mkdirSync(path, { recursive: true });
+    // Its size as stat reports it, so the put gets past the size check to the read (EISDIR).
+    const octets = statSync(path).size;
+    await expect(
+      store.put({ ...bufferInput(Buffer.alloc(octets)), source: { kind: 'file', path } }),
+    ).rejects.toMatchObject({
+      code: 'SOURCE_UNREADABLE',
+      message: `cannot read the spooled message (EISDIR): ${path}`,
+    });
+    expect(readdirSync(join(tmpOf(directory), '..', 'cur'))).toEqual([]);
   });
 
   it('a spool file cut short while it is copied is refused by the octets actually read', async () => {

@@ -104,6 +104,14 @@ describe('FieldReader', () => {
     expect(error.message).toBe(`stored item ${KEY}: ${problem}`);
   });
 
+  it.each([
+    ['NaN', Number.NaN],
+    ['infinite', Number.POSITIVE_INFINITY],
+  ])('refuses a number field that is %s: no count or size is', (_what, value) => {
+    const error = corruption(() => new FieldReader({ octets: value }, KEY).number('octets'));
+    expect(error.message).toBe(`stored item ${KEY}: octets is not a number`);
+  });
+
   it('reads an absent version as an item from before versions, and the current one as it is', () => {
     expect(new FieldReader({}, KEY).version('v')).toBe(1);
     expect(new FieldReader({ v: STORED_ITEM_VERSION }, KEY).version('v')).toBe(STORED_ITEM_VERSION);

@@ -1,5 +1,11 @@
 import type { EquivalentMutant } from '../equivalent-mutants.js';
 
+const UTF8_DEFAULT =
+  'Node reads an empty encoding name as its default, UTF-8 (checked: Buffer.from gives the same bytes for "" and "utf8"); the name is written out for the reader.';
+
+const NULL_PARSES_AS_NAN =
+  'Date.parse(null) and Date.parse(undefined) are both NaN, which the next line already turns into null: without the guard a missing value still returns null.';
+
 const SETS_HOLD_ONLY_STRINGS =
   'NETWORK_ERRNO holds only strings, so Set.has of a non-string code is false either way, and for a string the guard was true anyway: the same code comes back on every input.';
 
@@ -48,10 +54,49 @@ export const ARCHIVE_CORE_EQUIVALENTS: Record<string, EquivalentMutant[]> = {
       mutator: 'StringLiteral',
       original: "'utf8'",
       replacement: '""',
-      why: 'Node reads an empty encoding name as its default, UTF-8 (checked: Buffer.from gives the same bytes for "" and "utf8"); the name is written out for the reader.',
+      why: UTF8_DEFAULT,
+    },
+  ],
+  'functions/core/archive/raw-object-key.ts': [
+    {
+      line: "return Buffer.from(value, 'utf8').toString('base64url');",
+      mutator: 'StringLiteral',
+      original: "'utf8'",
+      replacement: '""',
+      why: UTF8_DEFAULT,
+    },
+  ],
+  'functions/core/archive/record-decoder.ts': [
+    {
+      line: "return typeof value === 'number' && Number.isFinite(value)",
+      mutator: 'ConditionalExpression',
+      original: "typeof value === 'number'",
+      replacement: 'true',
+      why: 'Number.isFinite never coerces: it is false for every value that is not a number, so the type check adds nothing to it (it is there for the type narrowing).',
     },
   ],
   'functions/core/archive/sort-date.ts': [
+    {
+      line: 'if (value === null || value === undefined) return null;',
+      mutator: 'ConditionalExpression',
+      original: 'value === null || value === undefined',
+      replacement: 'false',
+      why: NULL_PARSES_AS_NAN,
+    },
+    {
+      line: 'if (value === null || value === undefined) return null;',
+      mutator: 'LogicalOperator',
+      original: 'value === null || value === undefined',
+      replacement: 'value === null && value === undefined',
+      why: `No value is both null and undefined, so this is the guard removed. ${NULL_PARSES_AS_NAN}`,
+    },
+    {
+      line: 'if (value === null || value === undefined) return null;',
+      mutator: 'ConditionalExpression',
+      original: 'value === null',
+      replacement: 'false',
+      why: NULL_PARSES_AS_NAN,
+    },
     {
       line: 'if (value === null || value === undefined) return null;',
       mutator: 'ConditionalExpression',
