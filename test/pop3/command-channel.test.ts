@@ -107,4 +107,13 @@ describe('replies', () => {
     expect(failure.message).toBe('POP3 session failed: Error: boom');
     expect(failureOf(channel)).toBe(failure);
   });
+
+  it('a later failure hands its caller the first one, and the abort signal carries the first one too', () => {
+    const channel = new CommandChannel({ idleTimeoutMs: 1_000 });
+    const first = new Pop3UsageError('INVALID_ARGUMENT', 'first');
+    expect(channel.fail(first)).toBe(first);
+    expect(channel.fail(new Pop3UsageError('INVALID_ARGUMENT', 'second'))).toBe(first);
+    expect(channel.failed.aborted).toBe(true);
+    expect(channel.failed.reason).toBe(first);
+  });
 });

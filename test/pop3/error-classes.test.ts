@@ -17,19 +17,21 @@ import {
 const details = { command: 'PASS', serverText: '[AUTH] no', responseCode: 'AUTH' };
 
 describe('POP3 error names', () => {
-  const cases: Array<[string, Error]> = [
-    ['Pop3Error', new Pop3Error('COMMAND_FAILED', 'x')],
-    ['Pop3ServerError', new Pop3ServerError('COMMAND_FAILED', details)],
-    ['Pop3AuthError', new Pop3AuthError('AUTH_FAILED', details)],
-    ['Pop3ProtocolError', new Pop3ProtocolError('PROTOCOL_VIOLATION', 'x')],
-    ['Pop3TlsError', new Pop3TlsError('TLS_FAILED', 'x')],
-    ['Pop3TimeoutError', new Pop3TimeoutError('reply', 'x')],
-    ['Pop3ConnectionError', new Pop3ConnectionError('CONNECTION_FAILED', 'x')],
-    ['Pop3UsageError', new Pop3UsageError('INVALID_ARGUMENT', 'x')],
+  // Built inside each test, not while collecting: a mutation tool activates its mutant per test.
+  const cases: Array<[string, () => Error]> = [
+    ['Pop3Error', () => new Pop3Error('COMMAND_FAILED', 'x')],
+    ['Pop3ServerError', () => new Pop3ServerError('COMMAND_FAILED', details)],
+    ['Pop3AuthError', () => new Pop3AuthError('AUTH_FAILED', details)],
+    ['Pop3ProtocolError', () => new Pop3ProtocolError('PROTOCOL_VIOLATION', 'x')],
+    ['Pop3TlsError', () => new Pop3TlsError('TLS_FAILED', 'x')],
+    ['Pop3TimeoutError', () => new Pop3TimeoutError('reply', 'x')],
+    ['Pop3ConnectionError', () => new Pop3ConnectionError('CONNECTION_FAILED', 'x')],
+    ['Pop3UsageError', () => new Pop3UsageError('INVALID_ARGUMENT', 'x')],
   ];
 
-  for (const [name, err] of cases) {
+  for (const [name, make] of cases) {
     it(`${name} is named ${name} in its string form`, () => {
+      const err = make();
       expect(err.name).toBe(name);
       expect(String(err)).toMatch(new RegExp(`^${name}: `));
     });
