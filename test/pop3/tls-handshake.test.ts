@@ -70,8 +70,13 @@ function options(over: Partial<TransportOptions>): TransportOptions {
   };
 }
 
-async function handshake(port: number, over: Partial<TransportOptions>, timeoutMs = 10_000) {
-  const secured = await startTls(await tcp(port), options(over), timeoutMs);
+async function handshake(
+  port: number,
+  over: Partial<TransportOptions>,
+  timeoutMs = 10_000,
+  abort?: AbortSignal,
+) {
+  const secured = await startTls(await tcp(port), options(over), timeoutMs, abort);
   const handshakeListeners = secured.listenerCount('error');
   // What the session's reader does on attach: a reset at teardown is then not an uncaught error.
   secured.on('error', () => {});
@@ -173,6 +178,15 @@ describe('a handshake the session abandons', () => {
 });
 
 describe('a handshake that succeeds', () => {
+  it('is not torn down by a later abort once settled: the session owns the socket from here', async () => {
+    const server = await tlsServer();
+    const abort = new AbortController();
+    const { secured } = await handshake(server.port, {}, 10_000, abort.signal);
+    abort.abort(new Error('a later session failure'));
+    expect(secured.destroyed).toBe(false);
+    await expect.poll(() => server.servernames.length).toBe(1);
+  });
+
   it('sends the host name as SNI, so a server with many names can present the right certificate', async () => {
     const server = await tlsServer();
     await handshake(server.port, {});
