@@ -5,32 +5,16 @@
  * that message's failure, and the warnings name the mailbox and the numbers, never content.
  */
 import { describe, expect, it } from 'vitest';
-import type { RunLogger } from '../../functions/core/pull/pull-options.js';
 import { type PullProgress, runPull } from '../../functions/core/pull/pull-run.js';
-import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
 import { message, scripted, sha256 } from '../support/pop3-test-kit.js';
-import { pullDeps, scriptedPull, TestClock, withFaults } from '../support/pull-test-kit.js';
+import {
+  memoryArchive,
+  pullDeps,
+  recordingLogger,
+  scriptedPull,
+  withFaults,
+} from '../support/pull-test-kit.js';
 import type { Handler, ScriptedMessage } from '../support/scripted-pop3-server.js';
-
-type Line = [level: string, message: string, attributes: Record<string, unknown>];
-
-function recordingLogger(): RunLogger & { lines: Line[] } {
-  const lines: Line[] = [];
-  const keep =
-    (level: string) =>
-    (msg: string, attributes: Record<string, unknown> = {}): void => {
-      lines.push([level, msg, attributes]);
-    };
-  return { lines, info: keep('info'), warn: keep('warn'), error: keep('error') };
-}
-
-function archive() {
-  return {
-    rawStore: new MemoryRawStore(),
-    index: new MemoryMessageIndex(),
-    clock: new TestClock(),
-  };
-}
 
 function mailbox(n: number): ScriptedMessage[] {
   return Array.from({ length: n }, (_, i) => message(`u${i + 1}`, `Subject: ${i}\r\n\r\nx\r\n`));
@@ -45,7 +29,7 @@ function verbsOf(commands: readonly string[]): string[] {
 describe('UIDL, when the server has it', () => {
   it('a server whose CAPA lacks UIDL is never sent UIDL; delete pulls it by content hash', async () => {
     const server = await scripted({ capabilities: ['USER', 'TOP'], messages: mailbox(2) });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(scriptedPull(server, a.clock.ms), pullDeps(a, a.clock));
     expect(run).toMatchObject({ outcome: 'success', counts: { stored: 2, deleted: 2 } });
     expect(verbsOf(server.sessions[0]?.commands ?? [])).not.toContain('UIDL');
@@ -57,7 +41,7 @@ describe('UIDL, when the server has it', () => {
       messages: mailbox(2),
       handlers: { CAPA: noCapa },
     });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(
       scriptedPull(server, a.clock.ms, { policy: { kind: 'keep' } }),
       pullDeps(a, a.clock),
@@ -73,7 +57,7 @@ describe('UIDL, when the server has it', () => {
       messages: [...mail],
       handlers: { CAPA: noCapa },
     });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(scriptedPull(server, a.clock.ms), pullDeps(a, a.clock));
     expect(run).toMatchObject({ outcome: 'success', counts: { stored: 2, deleted: 2 } });
     expect(server.messages).toEqual([]);
@@ -84,7 +68,7 @@ describe('UIDL, when the server has it', () => {
 
   it('messages without a UIDL are not looked up in the index, and are reported by number', async () => {
     const server = await scripted({ capabilities: ['USER'], messages: mailbox(2) });
-    const a = archive();
+    const a = memoryArchive();
     const lookedUp: string[][] = [];
     const index = withFaults(a.index, {
       getMessages: (mailboxId: string, uidls: string[]) => {
@@ -114,7 +98,7 @@ describe('a RETR the server refuses', () => {
         RETR: (ctx) => (ctx.args === '2' ? ctx.err('message vanished') : ctx.fallback()),
       },
     });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(scriptedPull(server, a.clock.ms), pullDeps(a, a.clock));
     expect(run.outcome).toBe('partial');
     expect(run.counts).toMatchObject({ retrieved: 2, stored: 2, deleted: 2, failed: 1 });
@@ -136,7 +120,7 @@ describe('warnings', () => {
       messages: mailbox(1),
       handlers: { UTF8: (ctx) => ctx.err('no') },
     });
-    const a = archive();
+    const a = memoryArchive();
     const logger = recordingLogger();
     await runPull(scriptedPull(server, a.clock.ms), pullDeps({ ...a, logger }, a.clock));
     expect(logger.lines.filter(([level]) => level === 'warn')).toEqual([
@@ -155,7 +139,7 @@ describe('warnings', () => {
         messages: mailbox(1),
         handlers: { UTF8: (ctx) => ctx.ok('UTF8 enabled') },
       });
-      const a = archive();
+      const a = memoryArchive();
       const logger = recordingLogger();
       const run = await runPull(
         scriptedPull(server, a.clock.ms),
@@ -174,7 +158,7 @@ describe('warnings', () => {
     };
     const big = message('big', `Subject: big\r\n\r\n${'x'.repeat(78)}\r\n`.repeat(50));
     const server = await scripted({ messages: [big], handlers: { LIST: lyingList } });
-    const a = archive();
+    const a = memoryArchive();
     const logger = recordingLogger();
     const run = await runPull(
       scriptedPull(server, a.clock.ms, { maxMessageBytes: 1000 }),

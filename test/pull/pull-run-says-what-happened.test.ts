@@ -4,33 +4,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ArchiveError } from '../../functions/core/archive/errors.js';
-import type { RunLogger } from '../../functions/core/pull/pull-options.js';
 import { type PullProgress, runPull } from '../../functions/core/pull/pull-run.js';
-import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
 import { message, scripted } from '../support/pop3-test-kit.js';
-import { pullDeps, scriptedPull, TestClock, withFaults } from '../support/pull-test-kit.js';
+import {
+  type LogLine,
+  memoryArchive,
+  pullDeps,
+  recordingLogger,
+  scriptedPull,
+  withFaults,
+} from '../support/pull-test-kit.js';
 
-type Line = [level: string, message: string, attributes: Record<string, unknown>];
-
-function recordingLogger(): RunLogger & { lines: Line[] } {
-  const lines: Line[] = [];
-  const keep =
-    (level: string) =>
-    (msg: string, attributes: Record<string, unknown> = {}): void => {
-      lines.push([level, msg, attributes]);
-    };
-  return { lines, info: keep('info'), warn: keep('warn'), error: keep('error') };
-}
-
-function archive() {
-  return {
-    rawStore: new MemoryRawStore(),
-    index: new MemoryMessageIndex(),
-    clock: new TestClock(),
-  };
-}
-
-function said(logger: { lines: Line[] }, text: string): Line[] {
+function said(logger: { lines: LogLine[] }, text: string): LogLine[] {
   return logger.lines.filter(([, m]) => m === text);
 }
 
@@ -40,7 +25,7 @@ const EXPIRE_WARNING =
 describe('the lease, as the run reports it', () => {
   it('a lease held by a live run: the record names the mailbox and how long until it expires', async () => {
     const server = await scripted({ messages: [] });
-    const a = archive();
+    const a = memoryArchive();
     await a.index.acquireLease({ mailboxId: 'mbx-1', owner: 'other', now: a.clock.ms, ttlMs: 1 });
     const run = await runPull(
       scriptedPull(server, a.clock.ms, { leaseTtlMs: 30_000 }),
@@ -53,7 +38,7 @@ describe('the lease, as the run reports it', () => {
 
   it('a free lease is no takeover: nothing is warned and no takeover is reported', async () => {
     const server = await scripted({ messages: [message('u1', 'Subject: a\r\n\r\nx\r\n')] });
-    const a = archive();
+    const a = memoryArchive();
     const logger = recordingLogger();
     const events: PullProgress[] = [];
     const run = await runPull(
@@ -67,7 +52,7 @@ describe('the lease, as the run reports it', () => {
 
   it('taking over a dead run’s lease is warned with the previous owner, and counts nothing', async () => {
     const server = await scripted({ messages: [message('u1', 'Subject: a\r\n\r\nx\r\n')] });
-    const a = archive();
+    const a = memoryArchive();
     await a.index.acquireLease({
       mailboxId: 'mbx-1',
       owner: 'dead',
@@ -96,7 +81,7 @@ describe('the lease, as the run reports it', () => {
 describe('the end of a run', () => {
   it('a run record the index refuses is logged with the run and error code; the record is still returned', async () => {
     const server = await scripted({ messages: [] });
-    const a = archive();
+    const a = memoryArchive();
     const logger = recordingLogger();
     const index = withFaults(a.index, {
       async putRun() {
@@ -119,7 +104,7 @@ describe('the end of a run', () => {
 
   it('the closing log line carries the outcome, the counts and why the run stopped', async () => {
     const server = await scripted({ messages: [message('u1', 'Subject: a\r\n\r\nx\r\n')] });
-    const a = archive();
+    const a = memoryArchive();
     const logger = recordingLogger();
     const run = await runPull(
       scriptedPull(server, a.clock.ms),
@@ -142,7 +127,7 @@ describe('the end of a run', () => {
 
   it('a very long error message is cut to 1000 characters on the record', async () => {
     const server = await scripted({ messages: [] });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(
       scriptedPull(server, a.clock.ms),
       pullDeps(
@@ -168,7 +153,7 @@ describe('warnings about the mailbox', () => {
       capabilities,
       messages: [message('u1', 'Subject: a\r\n\r\nx\r\n')],
     });
-    const a = archive();
+    const a = memoryArchive();
     const logger = recordingLogger();
     await runPull(
       scriptedPull(server, a.clock.ms, { policy: { kind: policy } }),
@@ -195,7 +180,7 @@ describe('warnings about the mailbox', () => {
     const server = await scripted({
       messages: ['a', 'b', 'c'].map((u) => message(u, `Subject: ${u}\r\n\r\nx\r\n`)),
     });
-    const a = archive();
+    const a = memoryArchive();
     const logger = recordingLogger();
     const run = await runPull(
       scriptedPull(server, a.clock.ms, {
@@ -212,7 +197,7 @@ describe('warnings about the mailbox', () => {
   it('an oversize message left on the server is warned by number and size only', async () => {
     const big = message('big', `${'x'.repeat(5000)}\r\n`);
     const server = await scripted({ messages: [message('small', 'small\r\n'), big] });
-    const a = archive();
+    const a = memoryArchive();
     const logger = recordingLogger();
     await runPull(
       scriptedPull(server, a.clock.ms, { maxMessageBytes: 1000 }),

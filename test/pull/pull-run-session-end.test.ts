@@ -6,32 +6,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ArchiveError } from '../../functions/core/archive/errors.js';
-import type { RunLogger } from '../../functions/core/pull/pull-options.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
-import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
+import type { MemoryMessageIndex } from '../support/memory-archive.js';
 import { message, scripted } from '../support/pop3-test-kit.js';
-import { pullDeps, scriptedPull, TestClock, withFaults } from '../support/pull-test-kit.js';
+import {
+  memoryArchive,
+  pullDeps,
+  recordingLogger,
+  scriptedPull,
+  withFaults,
+} from '../support/pull-test-kit.js';
 import type { ScriptedMessage } from '../support/scripted-pop3-server.js';
-
-type Line = [level: string, message: string, attributes: Record<string, unknown>];
-
-function recordingLogger(): RunLogger & { lines: Line[] } {
-  const lines: Line[] = [];
-  const keep =
-    (level: string) =>
-    (msg: string, attributes: Record<string, unknown> = {}): void => {
-      lines.push([level, msg, attributes]);
-    };
-  return { lines, info: keep('info'), warn: keep('warn'), error: keep('error') };
-}
-
-function archive() {
-  return {
-    rawStore: new MemoryRawStore(),
-    index: new MemoryMessageIndex(),
-    clock: new TestClock(),
-  };
-}
 
 function mailbox(n: number): ScriptedMessage[] {
   return Array.from({ length: n }, (_, i) => message(`u${i + 1}`, `Subject: ${i}\r\n\r\nx\r\n`));
@@ -57,7 +42,7 @@ describe('DELE and QUIT', () => {
         DELE: (ctx) => (ctx.args === '2' ? ctx.err('[IN-USE] message locked') : ctx.fallback()),
       },
     });
-    const a = archive();
+    const a = memoryArchive();
     const { marked, index } = recordingMarks(a.index);
     const run = await runPull(
       scriptedPull(server, a.clock.ms),
@@ -78,7 +63,7 @@ describe('DELE and QUIT', () => {
 
   it('a run that deletes nothing asks the index to mark nothing', async () => {
     const server = await scripted({ messages: mailbox(2) });
-    const a = archive();
+    const a = memoryArchive();
     const { marked, index } = recordingMarks(a.index);
     const run = await runPull(
       scriptedPull(server, a.clock.ms, { policy: { kind: 'keep' } }),
@@ -91,7 +76,7 @@ describe('DELE and QUIT', () => {
 
   it('records that cannot be marked deleted are warned about with the mailbox and error code', async () => {
     const server = await scripted({ messages: mailbox(1) });
-    const a = archive();
+    const a = memoryArchive();
     const logger = recordingLogger();
     const index = withFaults(a.index, {
       async markDeleted() {
@@ -114,7 +99,7 @@ describe('DELE and QUIT', () => {
 describe('a systemic store failure', () => {
   it('after a message was archived and its DELE sent: no QUIT, so nothing leaves the server', async () => {
     const server = await scripted({ messages: mailbox(2) });
-    const a = archive();
+    const a = memoryArchive();
     let puts = 0;
     const rawStore = withFaults(a.rawStore, {
       put: (input) => {
@@ -135,7 +120,7 @@ describe('a systemic store failure', () => {
 
   it('stops retrieval: no message after the failure is received or stored', async () => {
     const server = await scripted({ messages: mailbox(3) });
-    const a = archive();
+    const a = memoryArchive();
     const rawStore = withFaults(a.rawStore, {
       put: () => {
         a.rawStore.puts += 1;
@@ -190,7 +175,7 @@ function losableLease(index: MemoryMessageIndex) {
 
 describe('a lease lost mid-session', () => {
   it('drops the connection at once, while the server is still holding back its reply', async () => {
-    const a = archive();
+    const a = memoryArchive();
     const lease = losableLease(a.index);
     let observed: (what: 'closed' | 'still open') => void = () => {};
     const seenByServer = new Promise<'closed' | 'still open'>((resolve) => {
@@ -221,7 +206,7 @@ describe('a lease lost mid-session', () => {
   });
 
   it('lost while logging in: the session ends before the mailbox is listed or read', async () => {
-    const a = archive();
+    const a = memoryArchive();
     const lease = losableLease(a.index);
     const server = await scripted({
       capabilities: ['UIDL', 'USER'],
@@ -252,7 +237,7 @@ describe('a lease lost mid-session', () => {
 describe('a run without after-session work', () => {
   it('logs no error: there is nothing to run after the session', async () => {
     const server = await scripted({ messages: mailbox(1) });
-    const a = archive();
+    const a = memoryArchive();
     const logger = recordingLogger();
     const run = await runPull(
       scriptedPull(server, a.clock.ms),

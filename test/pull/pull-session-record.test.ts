@@ -2,9 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
 import type { RunLogger } from '../../functions/core/pull/pull-options.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
-import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
 import { message, scripted, sha256 } from '../support/pop3-test-kit.js';
-import { pullDeps, scriptedPull, TestClock } from '../support/pull-test-kit.js';
+import { memoryArchive, pullDeps, scriptedPull } from '../support/pull-test-kit.js';
 import type { Handler, ScriptedMessage } from '../support/scripted-pop3-server.js';
 
 const CAPS = ['TOP', 'UIDL', 'USER', 'PIPELINING', 'SASL PLAIN'];
@@ -16,14 +15,6 @@ function recordingLogger(): RunLogger & { lines: Array<[string, Record<string, u
     lines.push([message, attributes]);
   };
   return { lines, info: keep, warn: keep, error: keep };
-}
-
-function archive() {
-  return {
-    rawStore: new MemoryRawStore(),
-    index: new MemoryMessageIndex(),
-    clock: new TestClock(),
-  };
 }
 
 /** LIST answers with these sizes instead of the true ones. */
@@ -49,7 +40,7 @@ describe('the run record tells what the POP3 session was like', () => {
         },
       },
     });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(scriptedPull(server, a.clock.ms), pullDeps(a, a.clock));
     expect(run.outcome).toBe('success');
     expect(run.session).toEqual({ utf8: 'active', sizeMismatches: 0, sizesSuspect: false });
@@ -65,7 +56,7 @@ describe('the run record tells what the POP3 session was like', () => {
       messages: [message('u1', 'Subject: a\r\n\r\nx\r\n')],
       handlers: { UTF8: (ctx) => ctx.err('no') },
     });
-    const a = archive();
+    const a = memoryArchive();
     const logger = recordingLogger();
     const run = await runPull(
       scriptedPull(server, a.clock.ms),
@@ -85,7 +76,7 @@ describe('the run record tells what the POP3 session was like', () => {
       // Message 1 listed right, message 2 listed at a tenth of what is sent.
       handlers: { LIST: listing([mail[0]?.body.length ?? 0, 100]) },
     });
-    const a = archive();
+    const a = memoryArchive();
     const logger = recordingLogger();
     const run = await runPull(
       scriptedPull(server, a.clock.ms),
@@ -110,7 +101,7 @@ describe('the run record tells what the POP3 session was like', () => {
       // append to a message without a final line end.
       handlers: { LIST: listing([lfCounted.body.length - 4, noFinalLineEnd.body.length]) },
     });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(scriptedPull(server, a.clock.ms), pullDeps(a, a.clock));
     expect(run.session).toEqual({ utf8: 'not-offered', sizeMismatches: 0, sizesSuspect: false });
   });
@@ -135,7 +126,7 @@ describe('the run record tells what the POP3 session was like', () => {
           listing(mail.map((m) => m.body.length - (uidlListed ? 0 : header.length)))(ctx),
       },
     });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(scriptedPull(server, a.clock.ms), pullDeps(a, a.clock));
     expect(run.session?.sizeMismatches).toBe(0);
   });
@@ -151,14 +142,14 @@ describe('the run record tells what the POP3 session was like', () => {
       messages: mail,
       handlers: { LIST: listing(sizes) },
     });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(scriptedPull(server, a.clock.ms), pullDeps(a, a.clock));
     expect(run.session).toEqual({ utf8: 'not-offered', sizeMismatches: 1, sizesSuspect: false });
   });
 
   it('a run that never logged in has no session on its record', async () => {
     const server = await scripted({ capabilities: CAPS });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(
       scriptedPull(server, a.clock.ms),
       pullDeps(

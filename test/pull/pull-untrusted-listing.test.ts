@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runPull } from '../../functions/core/pull/pull-run.js';
-import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
 import { message, scripted } from '../support/pop3-test-kit.js';
-import { pullDeps, scriptedPull, TestClock } from '../support/pull-test-kit.js';
-
-function archive() {
-  return {
-    rawStore: new MemoryRawStore(),
-    index: new MemoryMessageIndex(),
-    clock: new TestClock(),
-  };
-}
+import { memoryArchive, pullDeps, scriptedPull } from '../support/pull-test-kit.js';
 
 const mail = (n: number) =>
   Array.from({ length: n }, (_, i) => message(`u${i + 1}`, `Subject: ${i + 1}\r\n\r\nx\r\n`));
@@ -18,7 +9,7 @@ const mail = (n: number) =>
 describe('listings the server sends are not trusted', () => {
   it('a listing longer than the entry cap: the first entries are archived, the run says listing-capped, the rest stay', async () => {
     const server = await scripted({ messages: mail(5) });
-    const a = archive();
+    const a = memoryArchive();
     const options = scriptedPull(server, a.clock.ms);
     const run = await runPull(
       { ...options, server: { ...options.server, maxListingEntries: 3 } },
@@ -40,7 +31,7 @@ describe('listings the server sends are not trusted', () => {
         },
       },
     });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(scriptedPull(server, a.clock.ms), pullDeps(a, a.clock));
     expect(run.outcome).toBe('partial');
     expect(run.counts).toMatchObject({ listed: 4, stored: 3, deleted: 3, failed: 1 });
@@ -61,7 +52,7 @@ describe('listings the server sends are not trusted', () => {
         },
       },
     });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(scriptedPull(server, a.clock.ms), pullDeps(a, a.clock));
     expect(run.counts).toMatchObject({ stored: 2, deleted: 2, failed: 1 });
     expect(run.failures[0]).toMatchObject({ messageKey: 'LIST', errorCode: 'PROTOCOL_VIOLATION' });

@@ -2,20 +2,11 @@ import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
-import { MemoryMessageIndex, MemoryRawStore } from '../support/memory-archive.js';
 import { message, scripted, sha256 } from '../support/pop3-test-kit.js';
-import { pullDeps, scriptedPull, TestClock } from '../support/pull-test-kit.js';
+import { memoryArchive, pullDeps, scriptedPull } from '../support/pull-test-kit.js';
 import type { Handler, ScriptedMessage } from '../support/scripted-pop3-server.js';
 
 const MiB = 1024 * 1024;
-
-function archive() {
-  return {
-    rawStore: new MemoryRawStore(),
-    index: new MemoryMessageIndex(),
-    clock: new TestClock(),
-  };
-}
 
 function big(uid: string, octets: number): ScriptedMessage {
   const line = `${'x'.repeat(76)}\r\n`;
@@ -38,7 +29,7 @@ describe('the size limit counts the octets received, not what LIST claims', () =
       messages: [small, liar, after],
       handlers: { LIST: lyingList },
     });
-    const a = archive();
+    const a = memoryArchive();
     const deps = pullDeps(a, a.clock);
     const run = await runPull(
       { ...scriptedPull(server, a.clock.ms), maxMessageBytes: MiB, oversize: 'skip' },
@@ -58,7 +49,7 @@ describe('the size limit counts the octets received, not what LIST claims', () =
     const small = message('s1', 'Subject: small\r\n\r\nx\r\n');
     const liar = big('liar', 3 * MiB);
     const server = await scripted({ messages: [small, liar], handlers: { LIST: lyingList } });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(
       {
         ...scriptedPull(server, a.clock.ms),
@@ -79,7 +70,7 @@ describe('the size limit counts the octets received, not what LIST claims', () =
     const huge = big('huge', 12 * MiB);
     const small = message('s1', 'Subject: small\r\n\r\nx\r\n');
     const server = await scripted({ messages: [huge, small] });
-    const a = archive();
+    const a = memoryArchive();
     const deps = pullDeps(a, a.clock);
     const run = await runPull(
       { ...scriptedPull(server, a.clock.ms), oversize: 'store', spoolDiskOctets: 6 * MiB },
@@ -94,7 +85,7 @@ describe('the size limit counts the octets received, not what LIST claims', () =
   it('the spool disk cap is a share, not a total: each spool file gives its octets back once persisted', async () => {
     const mail = [big('a', 5 * MiB), big('b', 5 * MiB), big('c', 5 * MiB)];
     const server = await scripted({ messages: [...mail] });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(
       {
         ...scriptedPull(server, a.clock.ms),
@@ -111,7 +102,7 @@ describe('the size limit counts the octets received, not what LIST claims', () =
     const first = message('s1', `Subject: first\r\n\r\n${'a'.repeat(1000)}\r\n`);
     const liar = big('liar', 2 * MiB);
     const server = await scripted({ messages: [first, liar], handlers: { LIST: lyingList } });
-    const a = archive();
+    const a = memoryArchive();
     const run = await runPull(
       { ...scriptedPull(server, a.clock.ms), maxBytesPerRun: 64 * 1024 },
       pullDeps(a, a.clock),
