@@ -105,52 +105,34 @@ describe('deadline', () => {
     return { port: (silent.address() as net.AddressInfo).port, closed, server: silent };
   }
 
-  it('a deadline passing during the implicit-TLS handshake ends it at once: reported as the deadline, the connection closed', async () => {
-    const { port, closed, server } = await handshakeNeverAnswered();
-    try {
-      const err = await expectPop3Error(
-        Pop3Client.connect({
-          host: '127.0.0.1',
-          port,
-          tls: 'implicit',
-          credentials: { user: 'alice', password: 'wonderland' },
-          connectTimeoutMs: NEVER_MS,
-          deadline: Date.now() + 100,
-        }),
-        'TIMEOUT',
-      );
-      expect(err).toMatchObject({ phase: 'deadline' });
-      expect(closed).toHaveLength(1);
-      await Promise.all(closed);
-    } finally {
-      server.close();
-    }
-  });
-
-  it('a deadline passing during the handshake after STLS ends it at once: reported as the deadline, the connection closed', async () => {
-    const { port, closed, server } = await handshakeNeverAnswered({
-      CAPA: '+OK\r\nSTLS\r\nUSER\r\n.\r\n',
-      STLS: '+OK begin TLS\r\n',
-    });
-    try {
-      const err = await expectPop3Error(
-        Pop3Client.connect({
-          host: '127.0.0.1',
-          port,
-          tls: 'starttls',
-          credentials: { user: 'alice', password: 'wonderland' },
-          connectTimeoutMs: NEVER_MS,
-          deadline: Date.now() + 300,
-        }),
-        'TIMEOUT',
-      );
-      expect(err).toMatchObject({ phase: 'deadline' });
-      expect(closed).toHaveLength(1);
-      await Promise.all(closed);
-    } finally {
-      server.close();
-    }
-  });
+  const STLS_OFFERED = { CAPA: '+OK\r\nSTLS\r\nUSER\r\n.\r\n', STLS: '+OK begin TLS\r\n' };
+  it.each([
+    ['the implicit-TLS handshake', 'implicit', {}, 100],
+    ['the handshake after STLS', 'starttls', STLS_OFFERED, 300],
+  ] as const)(
+    'a deadline passing during %s ends it at once: reported as the deadline, the connection closed',
+    async (_what, tls, script, deadlineInMs) => {
+      const { port, closed, server } = await handshakeNeverAnswered(script);
+      try {
+        const err = await expectPop3Error(
+          Pop3Client.connect({
+            host: '127.0.0.1',
+            port,
+            tls,
+            credentials: { user: 'alice', password: 'wonderland' },
+            connectTimeoutMs: NEVER_MS,
+            deadline: Date.now() + deadlineInMs,
+          }),
+          'TIMEOUT',
+        );
+        expect(err).toMatchObject({ phase: 'deadline' });
+        expect(closed).toHaveLength(1);
+        await Promise.all(closed);
+      } finally {
+        server.close();
+      }
+    },
+  );
 });
 
 describe('what a failure says was expected', () => {
