@@ -21,6 +21,11 @@ afterAll(async () => {
   await lab?.stop();
 });
 
+/** The fault kinds drawn more often than they struck: a run that never met its fault proves nothing. */
+function unstruck(tally: Awaited<ReturnType<typeof runChaos>>): string[] {
+  return [...tally.faults].filter(([, f]) => f.struck !== f.drawn).map(([kind]) => kind);
+}
+
 // Each list runs in about 20 s on an idle 2-core machine; the timeouts leave room for a loaded one.
 function options(archive: 'local' | 'aws', only: number[]): ChaosOptions {
   return {
@@ -47,7 +52,7 @@ describe('chaos: randomized faults against Dovecot, nothing lost and nothing sto
     expect(tally.violations).toEqual([]);
     expect(tally).toMatchObject({ runs: 8, lost: 0, duplicated: 0 });
     expect(tally.archived).toBe(tally.delivered);
-    expect([...tally.faults.values()].every((f) => f.struck === f.drawn)).toBe(true);
+    expect(unstruck(tally), tally.format()).toEqual([]);
   }, 120_000);
 
   it('into DynamoDB Local + s3rver: killed at a byte, after a DELE reply, around QUIT, a cut, two pulls at once', async () => {
@@ -60,6 +65,6 @@ describe('chaos: randomized faults against Dovecot, nothing lost and nothing sto
     expect(tally.violations).toEqual([]);
     expect(tally).toMatchObject({ runs: 7, lost: 0, duplicated: 0 });
     expect(tally.archived).toBe(tally.delivered);
-    expect([...tally.faults.values()].every((f) => f.struck === f.drawn)).toBe(true);
+    expect(unstruck(tally), tally.format()).toEqual([]);
   }, 120_000);
 });

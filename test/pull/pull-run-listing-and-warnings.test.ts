@@ -7,13 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { type PullProgress, runPull } from '../../functions/core/pull/pull-run.js';
 import { message, scripted, sha256 } from '../support/pop3-test-kit.js';
-import {
-  memoryArchive,
-  pullDeps,
-  recordingLogger,
-  scriptedPull,
-  withFaults,
-} from '../support/pull-test-kit.js';
+import { memoryArchive, recordingLogger } from '../support/pull-run-fixtures.js';
+import { pullDeps, scriptedPull, withFaults } from '../support/pull-test-kit.js';
 import type { Handler, ScriptedMessage } from '../support/scripted-pop3-server.js';
 
 function mailbox(n: number): ScriptedMessage[] {

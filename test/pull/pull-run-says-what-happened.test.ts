@@ -6,14 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { ArchiveError } from '../../functions/core/archive/errors.js';
 import { type PullProgress, runPull } from '../../functions/core/pull/pull-run.js';
 import { message, scripted } from '../support/pop3-test-kit.js';
-import {
-  type LogLine,
-  memoryArchive,
-  pullDeps,
-  recordingLogger,
-  scriptedPull,
-  withFaults,
-} from '../support/pull-test-kit.js';
+import { type LogLine, memoryArchive, recordingLogger } from '../support/pull-run-fixtures.js';
+import { pullDeps, scriptedPull, withFaults } from '../support/pull-test-kit.js';
 
 function said(logger: { lines: LogLine[] }, text: string): LogLine[] {
   return logger.lines.filter(([, m]) => m === text);

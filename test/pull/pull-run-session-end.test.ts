@@ -9,13 +9,8 @@ import { ArchiveError } from '../../functions/core/archive/errors.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
 import type { MemoryMessageIndex } from '../support/memory-archive.js';
 import { message, scripted } from '../support/pop3-test-kit.js';
-import {
-  memoryArchive,
-  pullDeps,
-  recordingLogger,
-  scriptedPull,
-  withFaults,
-} from '../support/pull-test-kit.js';
+import { memoryArchive, recordingLogger } from '../support/pull-run-fixtures.js';
+import { pullDeps, scriptedPull, withFaults } from '../support/pull-test-kit.js';
 import type { ScriptedMessage } from '../support/scripted-pop3-server.js';
 
 function mailbox(n: number): ScriptedMessage[] {

@@ -3,7 +3,8 @@ import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
 import type { RunLogger } from '../../functions/core/pull/pull-options.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
 import { message, scripted, sha256 } from '../support/pop3-test-kit.js';
-import { memoryArchive, pullDeps, scriptedPull } from '../support/pull-test-kit.js';
+import { memoryArchive } from '../support/pull-run-fixtures.js';
+import { pullDeps, scriptedPull } from '../support/pull-test-kit.js';
 import type { Handler, ScriptedMessage } from '../support/scripted-pop3-server.js';
 
 const CAPS = ['TOP', 'UIDL', 'USER', 'PIPELINING', 'SASL PLAIN'];

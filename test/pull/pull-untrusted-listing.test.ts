@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runPull } from '../../functions/core/pull/pull-run.js';
 import { message, scripted } from '../support/pop3-test-kit.js';
-import { memoryArchive, pullDeps, scriptedPull } from '../support/pull-test-kit.js';
+import { memoryArchive } from '../support/pull-run-fixtures.js';
+import { pullDeps, scriptedPull } from '../support/pull-test-kit.js';
 
 const mail = (n: number) =>
   Array.from({ length: n }, (_, i) => message(`u${i + 1}`, `Subject: ${i + 1}\r\n\r\nx\r\n`));

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { rawObjectKey } from '../../functions/core/archive/raw-object-key.js';
 import { runPull } from '../../functions/core/pull/pull-run.js';
 import { message, scripted, sha256 } from '../support/pop3-test-kit.js';
-import { memoryArchive, pullDeps, scriptedPull } from '../support/pull-test-kit.js';
+import { memoryArchive } from '../support/pull-run-fixtures.js';
+import { pullDeps, scriptedPull } from '../support/pull-test-kit.js';
 import type { Handler, ScriptedMessage } from '../support/scripted-pop3-server.js';
 
 const MiB = 1024 * 1024;

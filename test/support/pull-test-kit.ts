@@ -9,9 +9,8 @@ import type {
 } from '../../functions/core/archive/ports.js';
 import { EMPTY_METADATA } from '../../functions/core/message/empty-metadata.js';
 import type { MessageParser } from '../../functions/core/pull/message-spool.js';
-import type { PullOptions, RunLogger } from '../../functions/core/pull/pull-options.js';
+import type { PullOptions } from '../../functions/core/pull/pull-options.js';
 import type { PullDeps } from '../../functions/core/pull/pull-run.js';
-import { MemoryMessageIndex, MemoryRawStore } from './memory-archive.js';
 import type { ScriptedServer } from './scripted-pop3-server.js';
 
 export { EMPTY_METADATA };
@@ -99,26 +98,4 @@ export function withFaults<T extends object>(inner: T, overrides: Partial<T>): T
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
-}
-
-/** An empty in-memory archive and a clock the test moves: what a pull run stores into. */
-export function memoryArchive() {
-  return {
-    rawStore: new MemoryRawStore(),
-    index: new MemoryMessageIndex(),
-    clock: new TestClock(),
-  };
-}
-
-export type LogLine = [level: string, message: string, attributes: Record<string, unknown>];
-
-/** A run logger that keeps every line with its level, for tests of what a run says. */
-export function recordingLogger(): RunLogger & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const keep =
-    (level: string) =>
-    (msg: string, attributes: Record<string, unknown> = {}): void => {
-      lines.push([level, msg, attributes]);
-    };
-  return { lines, info: keep('info'), warn: keep('warn'), error: keep('error') };
 }
