@@ -131,6 +131,22 @@ describe('opening the connection', () => {
     expect(err.message).toBe(`connecting to 127.0.0.1:${port} took longer than 300 ms`);
   });
 
+  it('a session failing while the TCP handshake hangs ends the attempt at once with its reason, not at the connect limit', async () => {
+    const port = await blackholePort();
+    const abort = new AbortController();
+    const reason = new Pop3TimeoutError('deadline', 'the session deadline passed');
+    const pending = openTcp(options({ port }), 3_600_000, abort.signal);
+    abort.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+  });
+
+  it('a session already failed opens no connection at all', async () => {
+    const reason = new Pop3TimeoutError('deadline', 'the session deadline passed');
+    const connect = vi.spyOn(net.Socket.prototype, 'connect');
+    await expect(openTcp(options({}), 10_000, AbortSignal.abort(reason))).rejects.toBe(reason);
+    expect(connect).not.toHaveBeenCalled();
+  });
+
   it('plaintext to an address that is not loopback is refused once connected, naming the host and the address', async () => {
     const address = nonLoopbackAddress();
     const port = await listen('0.0.0.0');

@@ -303,7 +303,7 @@ export class Pop3Client {
     const channel = this.#channel;
     const transport = Pop3Client.#transport(options);
     if (options.deadline !== undefined) channel.armDeadline(options.deadline);
-    const tcp = await openTcp(transport, transport.connectTimeoutMs);
+    const tcp = await openTcp(transport, transport.connectTimeoutMs, channel.failed);
     channel.hold(tcp);
     channel.assertUsable();
     if (options.tls === 'implicit')

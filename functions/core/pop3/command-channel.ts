@@ -110,11 +110,9 @@ export class CommandChannel {
   /** Holds the socket (to destroy it on failure) before its replies are read. */
   hold(socket: Socket | TLSSocket): void {
     this.#socket = socket;
-    // A failure before the socket existed (a deadline that passed while connecting) could not destroy it.
-    if (this.#failure) socket.destroy();
   }
 
-  /** Aborted with the session's first failure: lets a TLS handshake in progress end with it. */
+  /** Aborted with the session's first failure: ends a TCP connect or TLS handshake in progress. */
   get failed(): AbortSignal {
     return this.#failed.signal;
   }

@@ -71,21 +71,44 @@ function normalizeFingerprint(value: string): string {
   return value.replace(/[:\s]/g, '').toUpperCase();
 }
 
-/** Opens the TCP connection, bounded by the connect timeout. */
-export function openTcp(opts: TransportOptions, deadlineMs: number): Promise<Socket> {
+/**
+ * Opens the TCP connection, bounded by the connect timeout. `abort` (the session failing, e.g. its
+ * deadline passing) ends the attempt at once with its reason.
+ */
+export function openTcp(
+  opts: TransportOptions,
+  deadlineMs: number,
+  abort?: AbortSignal,
+): Promise<Socket> {
   return new Promise((resolve, reject) => {
+    if (abort?.aborted) {
+      reject(abort.reason);
+      return;
+    }
     const socket = tcpConnect({ host: opts.host, port: opts.port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(
-        new Pop3TimeoutError(
-          'connect',
-          `connecting to ${opts.host}:${opts.port} took longer than ${deadlineMs} ms`,
-        ),
-      );
-    }, deadlineMs);
-    socket.once('connect', () => {
+    const settle = (): void => {
       clearTimeout(timer);
+      abort?.removeEventListener('abort', aborted);
+    };
+    const fail = (err: unknown): void => {
+      settle();
+      socket.destroy();
+      reject(err);
+    };
+    const aborted = (): void => fail(abort?.reason);
+    const timer = setTimeout(
+      () =>
+        fail(
+          new Pop3TimeoutError(
+            'connect',
+            `connecting to ${opts.host}:${opts.port} took longer than ${deadlineMs} ms`,
+          ),
+        ),
+      deadlineMs,
+    );
+    abort?.addEventListener('abort', aborted, { once: true });
+    socket.once('connect', () => {
+      settle();
       socket.removeAllListeners('error');
       socket.setNoDelay(true);
       if (opts.tls === 'none' && !isLoopbackAddress(socket.remoteAddress ?? '')) {
@@ -100,17 +123,15 @@ export function openTcp(opts: TransportOptions, deadlineMs: number): Promise<Soc
       }
       resolve(socket);
     });
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      fail(
         new Pop3ConnectionError(
           'CONNECTION_FAILED',
           `cannot connect to ${opts.host}:${opts.port}: ${err.code ?? err.message}`,
           { cause: err },
         ),
-      );
-    });
+      ),
+    );
   });
 }
 
