@@ -72,6 +72,30 @@ function normalizeFingerprint(value: string): string {
 }
 
 /**
+ * Bounds a connection attempt by its time limit and by the session's abort signal, whichever comes
+ * first. `fail` disarms both and ends the attempt with `end`; `settle` only disarms them.
+ */
+function boundAttempt(
+  limitMs: number,
+  timedOut: () => Error,
+  abort: AbortSignal | undefined,
+  end: (err: unknown) => void,
+): { settle: () => void; fail: (err: unknown) => void } {
+  const settle = (): void => {
+    clearTimeout(timer);
+    abort?.removeEventListener('abort', aborted);
+  };
+  const fail = (err: unknown): void => {
+    settle();
+    end(err);
+  };
+  const aborted = (): void => fail(abort?.reason);
+  const timer = setTimeout(() => fail(timedOut()), limitMs);
+  abort?.addEventListener('abort', aborted, { once: true });
+  return { settle, fail };
+}
+
+/**
  * Opens the TCP connection, bounded by the connect timeout. `abort` (the session failing, e.g. its
  * deadline passing) ends the attempt at once with its reason.
  */
@@ -86,27 +110,19 @@ export function openTcp(
       return;
     }
     const socket = tcpConnect({ host: opts.host, port: opts.port });
-    const settle = (): void => {
-      clearTimeout(timer);
-      abort?.removeEventListener('abort', aborted);
-    };
-    const fail = (err: unknown): void => {
-      settle();
-      socket.destroy();
-      reject(err);
-    };
-    const aborted = (): void => fail(abort?.reason);
-    const timer = setTimeout(
-      () =>
-        fail(
-          new Pop3TimeoutError(
-            'connect',
-            `connecting to ${opts.host}:${opts.port} took longer than ${deadlineMs} ms`,
-          ),
-        ),
+    const { settle, fail } = boundAttempt(
       deadlineMs,
+      () =>
+        new Pop3TimeoutError(
+          'connect',
+          `connecting to ${opts.host}:${opts.port} took longer than ${deadlineMs} ms`,
+        ),
+      abort,
+      (err) => {
+        socket.destroy();
+        reject(err);
+      },
     );
-    abort?.addEventListener('abort', aborted, { once: true });
     socket.once('connect', () => {
       settle();
       socket.removeAllListeners('error');
@@ -184,27 +200,19 @@ export function startTls(
     // Errors of the wrapped TCP socket surface on the TLS socket; without this one listener they would
     // also be emitted unhandled on the raw socket and crash the process.
     socket.on('error', () => {});
-    const settle = (): void => {
-      clearTimeout(timer);
-      abort?.removeEventListener('abort', aborted);
-    };
-    const fail = (err: unknown): void => {
-      settle();
-      tls.destroy();
-      reject(err);
-    };
-    const aborted = (): void => fail(abort?.reason);
-    const timer = setTimeout(
-      () =>
-        fail(
-          new Pop3TimeoutError(
-            'connect',
-            `the TLS handshake with ${opts.host} took longer than ${timeoutMs} ms`,
-          ),
-        ),
+    const { settle, fail } = boundAttempt(
       timeoutMs,
+      () =>
+        new Pop3TimeoutError(
+          'connect',
+          `the TLS handshake with ${opts.host} took longer than ${timeoutMs} ms`,
+        ),
+      abort,
+      (err) => {
+        tls.destroy();
+        reject(err);
+      },
     );
-    abort?.addEventListener('abort', aborted, { once: true });
     tls.once('secureConnect', () => {
       settle();
       tls.removeAllListeners('error');
